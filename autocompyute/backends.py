@@ -1,0 +1,104 @@
+"""Everything that differs between numpy and cupy lives here.
+
+The array module (`xp`) of a tensor is numpy on "cpu" and cupy on "cuda"; ops get it from their inputs.
+"""
+import math
+
+import numpy as np
+
+from .errors import DeviceError
+
+try:  # optional: the `cuda` extra
+    import cupy
+except ImportError:  # pragma: no cover - depends on the machine
+    cupy = None
+
+DEVICES = ("cpu", "cuda")
+
+
+def cuda_available():
+    if cupy is None:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no driver, no device
+        return False
+
+
+def xp_of(array):
+    """numpy or cupy, whichever owns `array`."""
+    if type(array) is np.ndarray or cupy is None:
+        return np
+    return cupy.get_array_module(array)
+
+
+def device_of(array):
+    return "cpu" if xp_of(array) is np else "cuda"
+
+
+def parse_device(device):
+    name = str(device).split(":")[0]
+    if name not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; expected one of {DEVICES}")
+    return name
+
+
+def to_device(array, device):
+    device = parse_device(device)
+    if device_of(array) == device:
+        return array
+    if device == "cpu":
+        return cupy.asnumpy(array)
+    if not cuda_available():
+        why = "CuPy is not installed (pip install 'autocompyute[cuda]')" if cupy is None else "no CUDA GPU is visible"
+        raise DeviceError(f"cannot move a tensor to 'cuda': {why}")
+    return cupy.asarray(array)
+
+
+def xp_for(device):
+    return np if parse_device(device) == "cpu" else cupy
+
+
+def scatter_add(xp, target, index, values):
+    """target[index] += values, adding repeated indices (np.add.at / cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+_erf_exact = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(xp, x):
+    """The error function. float64 is exact; float32 uses a rational approximation (abs. error < 1.5e-7)."""
+    if xp is not np:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+    if x.dtype == np.float64:
+        return _erf_exact(x).astype(np.float64)
+    # Abramowitz & Stegun 7.1.26, evaluated in float64
+    z = x.astype(np.float64)
+    a = np.abs(z)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return (np.sign(z) * (1.0 - poly * np.exp(-a * a))).astype(x.dtype)
+
+
+# ---- random numbers: one generator per backend, reseeded together by manual_seed ----
+_rng = {"cpu": np.random.default_rng()}
+
+
+def manual_seed(seed):
+    _rng["cpu"] = np.random.default_rng(seed)
+    if cupy is not None and cuda_available():
+        _rng["cuda"] = cupy.random.default_rng(seed)
+
+
+def rng(device="cpu"):
+    device = parse_device(device)
+    if device not in _rng:
+        _rng["cuda"] = cupy.random.default_rng()
+    return _rng[device]

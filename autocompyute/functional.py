@@ -1,0 +1,15 @@
+"""Every user-facing function of the engine in one namespace (`import autocompyute.functional as F`).
+
+Each family module in `ops/` defines its Op classes and the functions over them; this file only gathers them.
+"""
+from .ops.unary import (  # noqa: F401
+    abs, cast, clamp, cos, erf, exp, gelu, leaky_relu, log, neg, relu, relu6, rsqrt, sigmoid, silu, sin, softplus,
+    sqrt, tanh, to_device,
+)
+from .ops.binary import (  # noqa: F401
+    add, div, eq, ge, gt, le, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, pow,
+    sub, where,
+)
+from .ops.reduce import mean, sum  # noqa: F401
+
+clip = clamp

@@ -1,0 +1,17 @@
+"""Ops grouped by family; each file holds the Op classes and the user-facing functions over them."""
+from .base import Op
+
+
+def all_ops():
+    """Every concrete Op class, found by walking the subclass tree (the completeness tests use this)."""
+    from . import binary, unary  # noqa: F401  (make sure every family is imported)
+    from .. import functional  # noqa: F401
+
+    found, stack = [], [Op]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            stack.append(sub)
+            if not sub.__name__.startswith("_"):
+                found.append(sub)
+    return sorted(set(found), key=lambda c: (c.__module__, c.__name__))
