@@ -24,3 +24,10 @@ class GraphError(AutoCompyuteError, RuntimeError):
 def shape_error(op, *shapes, why="incompatible shapes"):
     shown = " and ".join(str(tuple(s)) for s in shapes)
     return ShapeError(f"{op}: {why}: {shown}")
+
+
+class StateDictError(AutoCompyuteError, KeyError):
+    """A state dict that does not fit a module: missing or extra keys, wrong shapes or dtypes (all named)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
