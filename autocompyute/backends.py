@@ -102,3 +102,10 @@ def rng(device="cpu"):
     if device not in _rng:
         _rng["cuda"] = cupy.random.default_rng()
     return _rng[device]
+
+
+def as_strided(xp, x, shape, strides):
+    """A read-only view of `x` with the given shape and byte strides (sliding windows for conv and pooling)."""
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return cupy.lib.stride_tricks.as_strided(x, shape, strides)
