@@ -1,0 +1,230 @@
+"""Ops that move values around without arithmetic: reshapes, transposes, joins and splits, padding, flips,
+repeats, triangles, gathers and scatters."""
+import math
+
+from .. import backends
+from ..errors import ShapeError, shape_error
+from .base import Op
+
+
+def _dim(d, ndim, op):
+    """One dimension index, negatives allowed, checked against `ndim`."""
+    if not -ndim <= d < ndim:
+        raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+    return d % ndim
+
+
+def _dims(dims, ndim, op):
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return tuple(_dim(d, max(ndim, 1), op) for d in dims) if ndim else ()
+
+
+def _as_shape(shape):
+    return (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+
+
+# ---- reshapes: the gradient is reshaped back to the input's shape ----
+class _Reshaping(Op):
+    def backward(self, dy):
+        return (dy.reshape(self.saved.shape),)
+
+
+class Reshape(_Reshaping):
+    """y = x.reshape(shape); one entry of `shape` may be -1."""
+    def forward(self, x):
+        self.save(shape=x.shape)
+        known = math.prod(s for s in self.shape if s != -1)
+        n_free = self.shape.count(-1)
+        if n_free > 1 or any(s < -1 for s in self.shape) or (
+                known != x.size if n_free == 0 else known == 0 or x.size % known):
+            raise shape_error("reshape", x.shape, self.shape, why=f"cannot reshape {x.size} elements")
+        return x.reshape(self.shape)
+
+
+class Squeeze(_Reshaping):
+    """Drop the size-1 dimensions among `axes`."""
+    def forward(self, x):
+        self.save(shape=x.shape)
+        return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in self.axes and n == 1)))
+
+
+class Unsqueeze(_Reshaping):
+    """Insert a size-1 dimension at `axis` (of the output)."""
+    def forward(self, x):
+        self.save(shape=x.shape)
+        return self.xp.expand_dims(x, self.axis)
+
+
+class Flatten(_Reshaping):
+    """Merge the dimensions start_dim..end_dim into one."""
+    def forward(self, x):
+        self.save(shape=x.shape)
+        s, e = self.start_dim, self.end_dim
+        return x.reshape(x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def reshape(x, shape):
+    return Reshape.apply(x, shape=_as_shape(shape))
+
+
+view = reshape
+
+
+def squeeze(x, dim=None):
+    """Drop size-1 dimensions: all of them (dim=None), or those named by `dim` (int or tuple) that have size 1."""
+    axes = tuple(i for i, n in enumerate(x.shape) if n == 1) if dim is None else _dims(dim, x.ndim, "squeeze")
+    return Squeeze.apply(x, axes=axes)
+
+
+def unsqueeze(x, dim):
+    return Unsqueeze.apply(x, axis=_dim(dim, x.ndim + 1, "unsqueeze"))
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = _dim(start_dim, x.ndim, "flatten"), _dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+    return Flatten.apply(x, start_dim=s, end_dim=e)
+
+
+# ---- transposes and broadcasts ----
+class Permute(Op):
+    """y = x.transpose(dims)"""
+    def forward(self, x):
+        return x.transpose(self.dims)
+
+    def backward(self, dy):
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return (dy.transpose(inverse),)
+
+
+class Expand(Op):
+    """Broadcast x to `shape` (a view). The engine sums the gradient back to x's shape."""
+    def forward(self, x):
+        return self.xp.broadcast_to(x, self.shape)
+
+    def backward(self, dy):
+        return (dy,)
+
+
+def permute(x, dims):
+    dims = _dims(dims, x.ndim, "permute")
+    if sorted(dims) != list(range(x.ndim)):
+        raise ShapeError(f"permute: {dims} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x, dim0, dim1):
+    dims = list(range(x.ndim))
+    a, b = _dim(dim0, x.ndim, "transpose"), _dim(dim1, x.ndim, "transpose")
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, dims=tuple(dims))
+
+
+def expand(x, sizes):
+    """Broadcast to `sizes`; -1 keeps a dimension, extra sizes are new leading dimensions."""
+    sizes = _as_shape(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise shape_error("expand", x.shape, sizes, why="fewer sizes than dimensions")
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    bad = any(s < 0 for s in shape) or any(n != 1 and n != s for n, s in zip(x.shape, shape[lead:]))
+    if bad:
+        raise shape_error("expand", x.shape, sizes, why="cannot broadcast")
+    return Expand.apply(x, shape=shape)
+
+
+# ---- joins and splits ----
+class Cat(Op):
+    """Concatenate the inputs along `axis`; the gradient is split back into views."""
+    def forward(self, *xs):
+        self.save(sizes=[x.shape[self.axis] for x in xs])
+        return self.xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, dy):
+        ends = list(_cumulative(self.saved.sizes))[:-1]
+        return tuple(self.xp.split(dy, ends, axis=self.axis))
+
+
+class Stack(Op):
+    """Stack equally shaped inputs along a new `axis`."""
+    def forward(self, *xs):
+        return self.xp.stack(xs, axis=self.axis)
+
+    def backward(self, dy):
+        lead = (slice(None),) * self.axis
+        return tuple(dy[lead + (i,)] for i in range(dy.shape[self.axis]))
+
+
+class Split(Op):
+    """Split x along `axis` into pieces of `sizes` (one Op with several outputs); backward concatenates the
+    pieces' gradients once."""
+    def forward(self, x):
+        ends = list(_cumulative(self.sizes))[:-1]
+        return tuple(self.xp.split(x, ends, axis=self.axis))
+
+    def backward(self, *dys):
+        return (self.xp.concatenate(dys, axis=self.axis),)
+
+
+def _cumulative(sizes):
+    total = 0
+    for s in sizes:
+        total += s
+        yield total
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("cat: needs at least one tensor")
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+    axis = _dim(dim, first.ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(n != m for i, (n, m) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            raise shape_error("cat", first.shape, t.shape, why=f"shapes differ outside dim {dim}")
+    return Cat.apply(*tensors, axis=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ShapeError("stack: needs at least one tensor")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise shape_error("stack", tensors[0].shape, t.shape, why="every tensor needs the same shape")
+    return Stack.apply(*tensors, axis=_dim(dim, tensors[0].ndim + 1, "stack"))
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of size `split_size_or_sections` (the last may be smaller), or of the listed sizes."""
+    axis = _dim(dim, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ShapeError(f"split: split size must be positive, got {size}")
+        sizes = [min(size, n - start) for start in range(0, n, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise shape_error("split", x.shape, sizes, why=f"sections do not add up to {n} along dim {dim}")
+    return Split.apply(x, axis=axis, sizes=tuple(sizes))
+
+
+def chunk(x, chunks, dim=0):
+    """Split into `chunks` pieces of equal size ceil(n / chunks) (fewer if n is small), like PyTorch."""
+    if chunks <= 0:
+        raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[_dim(dim, x.ndim, "chunk")]
+    return split(x, max(-(-n // chunks), 1), dim)
+
