@@ -11,5 +11,11 @@ from .ops.binary import (  # noqa: F401
     sub, where,
 )
 from .ops.reduce import mean, sum  # noqa: F401
+from .ops.linalg import matmul  # noqa: F401
+from .ops.movement import (  # noqa: F401
+    cat, chunk, concat, concatenate, expand, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
+    view,
+)
+from .ops.index import getitem  # noqa: F401
 
 clip = clamp
