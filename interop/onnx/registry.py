@@ -41,3 +41,14 @@ def find_import_rule(domain, op_type, opset):
         if since <= opset:
             best = fn
     return best
+
+
+def load_rules():
+    """Import every rule module beside this one (interop/onnx/<family>.py), so both tables are complete."""
+    import importlib
+    import pkgutil
+
+    from . import __path__ as here
+    for info in pkgutil.iter_modules(here):
+        if info.name not in ("registry", "builder"):
+            importlib.import_module(f"{__package__}.{info.name}")

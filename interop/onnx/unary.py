@@ -1,0 +1,82 @@
+"""ONNX rules for autocompyute/ops/unary.py: elementwise functions of one tensor, and casts."""
+import math
+
+import numpy as np
+
+from autocompyute.ops import unary
+from .registry import export_rule
+
+# ---- export ----
+_SAME_NAME = {unary.Neg: "Neg", unary.Abs: "Abs", unary.Exp: "Exp", unary.Log: "Log", unary.Sqrt: "Sqrt",
+              unary.Sin: "Sin", unary.Cos: "Cos", unary.Tanh: "Tanh", unary.Sigmoid: "Sigmoid",
+              unary.Relu: "Relu", unary.Erf: "Erf"}
+
+
+@export_rule(*_SAME_NAME)
+def _export_elementwise(g, op, inputs):
+    return g.add_node(_SAME_NAME[type(op)], g.inputs_as(op, inputs))
+
+
+@export_rule(unary.Rsqrt)
+def _export_rsqrt(g, op, inputs):
+    return g.add_node("Reciprocal", [g.add_node("Sqrt", inputs)])
+
+
+@export_rule(unary.LeakyRelu)
+def _export_leaky_relu(g, op, inputs):
+    return g.add_node("LeakyRelu", inputs, alpha=float(op.negative_slope))
+
+
+@export_rule(unary.Gelu)
+def _export_gelu(g, op, inputs):
+    (x,) = inputs
+    if g.opset >= 20:
+        return g.add_node("Gelu", [x], approximate=op.approximate)
+    dtype = op.inputs[0].dtype
+    half = g.add_node("Mul", [x, g.const(0.5, dtype)])
+    if op.approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.add_node("Mul", [g.add_node("Pow", [x, g.const(3.0, dtype)]), g.const(0.044715, dtype)])
+        inner = g.add_node("Mul", [g.add_node("Add", [x, cube]), g.const(math.sqrt(2 / math.pi), dtype)])
+        phi = g.add_node("Tanh", [inner])
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        phi = g.add_node("Erf", [g.add_node("Mul", [x, g.const(1 / math.sqrt(2), dtype)])])
+    return g.add_node("Mul", [half, g.add_node("Add", [phi, g.const(1.0, dtype)])])
+
+
+@export_rule(unary.Silu)
+def _export_silu(g, op, inputs):
+    (x,) = inputs
+    return g.add_node("Mul", [x, g.add_node("Sigmoid", [x])])
+
+
+@export_rule(unary.Softplus)
+def _export_softplus(g, op, inputs):
+    (x,) = inputs
+    if op.beta == 1.0 and op.threshold >= 20.0:  # past 20, log(1 + e^x) == x in float32 already
+        return g.add_node("Softplus", [x])
+    dtype = op.inputs[0].dtype
+    z = g.add_node("Mul", [x, g.const(op.beta, dtype)])
+    soft = g.add_node("Div", [g.add_node("Softplus", [z]), g.const(op.beta, dtype)])
+    return g.add_node("Where", [g.add_node("Greater", [z, g.const(op.threshold, dtype)]), x, soft])
+
+
+@export_rule(unary.Clamp)
+def _export_clamp(g, op, inputs):
+    dtype = op.inputs[0].dtype
+    lo = "" if op.min is None else g.const(op.min, dtype)
+    hi = "" if op.max is None else g.const(op.max, dtype)
+    return g.add_node("Clip", [inputs[0], lo, hi])
+
+
+@export_rule(unary.Cast)
+def _export_cast(g, op, inputs):
+    return g.cast(inputs[0], np.dtype(op.dtype))
+
+
+@export_rule(unary.ToDevice)
+def _export_to_device(g, op, inputs):
+    # Device moves are not part of an ONNX graph: the runtime places tensors itself.
+    return g.add_node("Identity", inputs)
+
+
+# ---- import ----
