@@ -10,12 +10,27 @@ from .ops.binary import (  # noqa: F401
     add, div, eq, ge, gt, le, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, pow,
     sub, where,
 )
-from .ops.reduce import mean, sum  # noqa: F401
+from .ops.reduce import (  # noqa: F401
+    argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax, std, sum, var,
+)
 from .ops.linalg import matmul  # noqa: F401
 from .ops.movement import (  # noqa: F401
     cat, chunk, concat, concatenate, expand, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
     view,
 )
 from .ops.index import getitem  # noqa: F401
+from .ops.conv import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, max_pool1d, max_pool2d,
+)
+
+from .ops.linear import embedding, linear  # noqa: F401,E402
+from .ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401,E402
+from .ops.dropout import dropout  # noqa: F401,E402
+from .ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401,E402
+from .ops.loss import (  # noqa: F401,E402
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    smooth_l1_loss,
+)
 
 clip = clamp

@@ -1,0 +1,144 @@
+"""Engine behaviour that the op table cannot express: ties, zeros in prod, repeated indices, namedtuple
+results, multi-output ops, error messages."""
+import numpy as np
+import pytest
+
+import autocompyute as ac
+
+
+def _grad(fn, value, dtype=np.float64):
+    x = ac.tensor(np.asarray(value, dtype), requires_grad=True)
+    fn(x).backward()
+    return x.grad
+
+
+# ---- reductions ----
+def test_max_min_split_the_gradient_evenly_across_ties():
+    np.testing.assert_allclose(_grad(lambda x: x.max(), [1.0, 3.0, 3.0, 2.0]), [0, 0.5, 0.5, 0])
+    np.testing.assert_allclose(_grad(lambda x: x.min(), [[1.0, 1.0], [1.0, 2.0]]), [[1 / 3, 1 / 3], [1 / 3, 0]])
+
+
+def test_max_with_dim_sends_the_gradient_to_the_returned_index_only():
+    x = ac.tensor([[3.0, 1.0, 3.0], [0.0, 2.0, 2.0]], requires_grad=True)
+    values, indices = x.max(dim=1)
+    (values * ac.tensor([10.0, 20.0])).sum().backward()
+    np.testing.assert_array_equal(indices.numpy(), [0, 1])  # first of the tied maxima, like numpy and PyTorch
+    np.testing.assert_allclose(x.grad, [[10, 0, 0], [0, 20, 0]])
+
+
+def test_max_min_with_dim_return_a_namedtuple():
+    x = ac.tensor([[1.0, 5.0], [7.0, 2.0]])
+    r = ac.max(x, 1, keepdim=True)
+    assert type(r).__name__ == "max" and r._fields == ("values", "indices")
+    assert r.values.shape == (2, 1) and r.indices.dtype == np.int64
+    np.testing.assert_array_equal(r.indices.numpy(), [[1], [0]])
+    r = x.min(dim=-2)
+    assert type(r).__name__ == "min"
+    np.testing.assert_array_equal(r.values.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(r.indices.numpy(), [0, 1])
+    assert not r.indices.requires_grad
+
+
+def test_max_without_dim_is_a_scalar_and_argmax_is_flat():
+    x = ac.tensor([[1.0, 5.0], [7.0, 2.0]])
+    assert x.max().shape == () and x.max().item() == 7.0
+    assert x.argmax().item() == 2 and x.argmin().item() == 0
+    assert x.argmax(keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("value, want", [
+    ([2.0, 3.0, 4.0], [12.0, 8.0, 6.0]),   # no zero: y / x
+    ([2.0, 0.0, 4.0], [0.0, 8.0, 0.0]),    # one zero: the others' product at the zero
+    ([0.0, 3.0, 0.0], [0.0, 0.0, 0.0]),    # two zeros: nothing anywhere
+])
+def test_prod_gradient_with_zeros(value, want):
+    np.testing.assert_allclose(_grad(lambda x: x.prod(), value), want)
+
+
+def test_prod_gradient_with_zeros_per_row():
+    g = _grad(lambda x: x.prod(dim=1).sum(), [[2.0, 0.0, 4.0], [1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    np.testing.assert_allclose(g, [[0, 8, 0], [6, 3, 2], [0, 0, 0]])
+
+
+def test_var_std_correction_and_unbiased_alias():
+    x = ac.tensor([1.0, 2.0, 4.0, 7.0])
+    assert x.var().item() == pytest.approx(np.var([1, 2, 4, 7], ddof=1))
+    assert x.var(unbiased=False).item() == pytest.approx(np.var([1, 2, 4, 7]))
+    assert x.std(correction=0).item() == pytest.approx(np.std([1, 2, 4, 7]))
+    assert x.std(unbiased=True).item() == pytest.approx(np.std([1, 2, 4, 7], ddof=1))
+
+
+def test_softmax_family_stays_finite_for_extreme_inputs():
+    x = ac.tensor([[1000.0, -1000.0, 0.0], [-1e4, -1e4, -1e4]], requires_grad=True)
+    for y in (x.softmax(-1), x.log_softmax(-1), x.logsumexp(-1)):
+        assert np.isfinite(y.numpy()).all()
+    np.testing.assert_allclose(x.softmax(-1).numpy()[1], [1 / 3] * 3, rtol=1e-6)
+    x.log_softmax(-1)[:, 0].sum().backward()
+    assert np.isfinite(x.grad).all()
+    with np.errstate(divide="ignore"):
+        assert ac.tensor([-np.inf, -np.inf]).logsumexp(0).item() == -np.inf
+
+
+def test_integer_and_boolean_reductions():
+    assert ac.tensor([[1, 2], [3, 4]]).prod().item() == 24
+    np.testing.assert_array_equal(ac.tensor([True, False, True]).cumsum(0).numpy(), [1, 1, 2])
+    assert ac.tensor([3, 9, 2]).max().item() == 9
+
+
+# ---- indexing ----
+def test_repeated_advanced_indices_accumulate():
+    g = _grad(lambda x: x[[0, 2, 0, 0]].sum(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g, [3, 0, 1])
+    g = _grad(lambda x: x[ac.tensor([[1, 1], [1, 0]]), 1:].sum(), np.ones((2, 3)))
+    np.testing.assert_allclose(g, [[0, 1, 1], [0, 3, 3]])
+
+
+def test_basic_index_backward_writes_one_buffer():
+    g = _grad(lambda x: (x[1:, ::-1] * ac.tensor([1.0, 2.0, 3.0])).sum(), np.zeros((2, 3)))
+    np.testing.assert_allclose(g, [[0, 0, 0], [3, 2, 1]])
+
+
+def test_index_by_tensor_and_mask_matches_numpy():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = ac.tensor(a)
+    np.testing.assert_array_equal(x[ac.tensor([1, 0])].numpy(), a[[1, 0]])
+    np.testing.assert_array_equal(x[x > 10].numpy(), a[a > 10])
+    np.testing.assert_array_equal(x[..., None, 0].numpy(), a[..., None, 0])
+    np.testing.assert_array_equal(x[1, [0, 2], ::-2].numpy(), a[1, [0, 2], ::-2])
+
+
+# ---- splitting: one Op, gradients concatenated once ----
+def test_split_is_one_op_with_several_outputs():
+    x = ac.tensor(np.arange(10.0), requires_grad=True)
+    parts = x.split([3, 3, 4])
+    assert len({id(p.ctx) for p in parts}) == 1
+    assert [p.shape for p in x.chunk(4)] == [(3,), (3,), (3,), (1,)]
+    (parts[2] * 2).sum().backward()  # unused outputs get zeros
+    np.testing.assert_allclose(x.grad, [0] * 6 + [2] * 4)
+
+
+# ---- shape errors name the op and both shapes ----
+@pytest.mark.parametrize("fn, words", [
+    (lambda: ac.zeros(2, 3) @ ac.zeros(4, 5), ["matmul", "(2, 3)", "(4, 5)"]),
+    (lambda: ac.zeros(2, 2, 3) @ ac.zeros(3, 3, 1), ["matmul", "(2, 2, 3)", "(3, 3, 1)"]),
+    (lambda: ac.zeros(2, 3).reshape(4, 2), ["reshape", "(2, 3)", "(4, 2)"]),
+    (lambda: ac.zeros(2, 3).reshape(-1, 4), ["reshape", "(2, 3)", "(-1, 4)"]),
+    (lambda: ac.cat([ac.zeros(2, 3), ac.zeros(3, 2)], dim=0), ["cat", "(2, 3)", "(3, 2)"]),
+    (lambda: ac.stack([ac.zeros(2), ac.zeros(3)]), ["stack", "(2,)", "(3,)"]),
+    (lambda: ac.zeros(2, 3).expand(4, 3, 2), ["expand", "(2, 3)", "(4, 3, 2)"]),
+    (lambda: ac.zeros(2, 3).split([1, 2], 0), ["split", "(2, 3)"]),
+])
+def test_shape_errors_name_the_op_and_shapes(fn, words):
+    with pytest.raises(ac.ShapeError) as info:
+        fn()
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_bad_dims_raise_shape_errors():
+    with pytest.raises(ac.ShapeError, match="permute"):
+        ac.zeros(2, 3).permute(0, 0)
+    with pytest.raises(ac.ShapeError, match="out of range"):
+        ac.zeros(2, 3).transpose(0, 2)
+    with pytest.raises(ac.ShapeError, match="out of range"):
+        ac.zeros(2, 3).sum(dim=2)
