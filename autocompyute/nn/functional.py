@@ -1,0 +1,29 @@
+"""`autocompyute.nn.functional` (usually `import autocompyute.nn.functional as F`): the stateless layer functions,
+activations and losses, with PyTorch's names and arguments. A flat list of functions; each family's Ops live in
+autocompyute/ops/."""
+from .. import functional as _core
+from ..ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401
+from ..ops.dropout import dropout  # noqa: F401
+from ..ops.linear import embedding, linear  # noqa: F401
+from ..ops.loss import (  # noqa: F401
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    smooth_l1_loss,
+)
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401
+from ..ops.unary import gelu, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
+
+
+def softmax(x, dim=-1):
+    return _core.softmax(x, dim)
+
+
+def log_softmax(x, dim=-1):
+    return _core.log_softmax(x, dim)
+
+
+def flatten(x, start_dim=1, end_dim=-1):
+    return x.flatten(start_dim, end_dim)
+
+
+def identity(x):
+    return x
