@@ -19,27 +19,5 @@ from .ops.movement import (  # noqa: F401
     view,
 )
 from .ops.index import getitem  # noqa: F401
-from .ops.conv import (  # noqa: F401
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
-    conv_transpose2d, max_pool1d, max_pool2d,
-)
-
-from .ops.linear import embedding, linear  # noqa: F401,E402
-from .ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401,E402
-from .ops.dropout import dropout  # noqa: F401,E402
-from .ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401,E402
-from .ops.loss import (  # noqa: F401,E402
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
-    smooth_l1_loss,
-)
-
-from .ops.linear import embedding, linear  # noqa: F401,E402
-from .ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401,E402
-from .ops.dropout import dropout  # noqa: F401,E402
-from .ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401,E402
-from .ops.loss import (  # noqa: F401,E402
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
-    smooth_l1_loss,
-)
 
 clip = clamp
