@@ -19,5 +19,9 @@ from .ops.movement import (  # noqa: F401
     view,
 )
 from .ops.index import getitem  # noqa: F401
+from .ops.conv import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, max_pool1d, max_pool2d,
+)
 
 clip = clamp

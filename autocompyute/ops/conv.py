@@ -1,0 +1,478 @@
+"""Convolution and pooling over 1-D, 2-D (and N-D) inputs, all through one strided view of the padded input.
+
+Layouts follow PyTorch: inputs (N, C, *S), conv weights (O, C/groups, *K), transposed-conv weights
+(C, O/groups, *K). A convolution is one copy of the sliding windows into a (groups, N*P, C/groups*K) matrix
+("im2col", P = output positions, K = kernel positions) and one batched GEMM; its input gradient is a GEMM and
+the reverse scatter ("col2im": a loop over the K kernel offsets, each adding one strided slice). A transposed
+convolution is the same pair of helpers used the other way round.
+"""
+import itertools
+import math
+
+from .. import backends
+from ..errors import ShapeError
+from .base import Op
+
+
+# ---- helpers shared by convolution, transposed convolution and pooling ----
+def out_size(size, kernel, stride, dilation, pad_total):
+    """Number of windows along one dimension."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad(xp, x, pads, value=0):
+    """x (N, C, *S) padded by `pads` ((lo, hi) per spatial dim) with `value`; x itself when nothing to pad."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    nd = len(pads)
+    shape = x.shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[-nd:], pads))
+    out = xp.full(shape, value, dtype=x.dtype)
+    out[(...,) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[-nd:], pads))] = x
+    return out
+
+
+def crop(x, pads):
+    """The inverse of `pad`: drop `pads` ((lo, hi) per spatial dim) from the last dims of x."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    nd = len(pads)
+    return x[(...,) + tuple(slice(lo, s - hi) for s, (lo, hi) in zip(x.shape[-nd:], pads))]
+
+
+def windows(xp, x, out_shape, kernel, stride, dilation):
+    """The sliding windows of x (*lead, *S) as one strided view (*lead, *out_shape, *kernel); no copy."""
+    nd = len(kernel)
+    spatial = x.strides[-nd:]
+    shape = x.shape[:-nd] + tuple(out_shape) + tuple(kernel)
+    strides = (x.strides[:-nd] + tuple(st * s for st, s in zip(spatial, stride))
+               + tuple(st * d for st, d in zip(spatial, dilation)))
+    return backends.as_strided(xp, x, shape, strides)
+
+
+def col2im(xp, cols, shape, stride, dilation):
+    """Scatter-add windows cols (*lead, *O, *K) back into a zero array of `shape` (*lead, *S): the adjoint of
+    `windows`. Loops over the kernel offsets (not over elements), adding one strided slice each."""
+    nd = len(stride)
+    out_shape, kernel = cols.shape[-2 * nd:-nd], cols.shape[-nd:]
+    out = xp.zeros(shape, dtype=cols.dtype)
+    every = (slice(None),) * nd
+    for k in itertools.product(*(range(n) for n in kernel)):
+        target = tuple(slice(ki * d, ki * d + s * (o - 1) + 1, s)
+                       for ki, d, s, o in zip(k, dilation, stride, out_shape))
+        out[(...,) + target] += cols[(...,) + every + k]
+    return out
+
+
+def im2col(xp, x, groups, out_shape, kernel, stride, dilation):
+    """x (N, C, *S), already padded -> contiguous (groups, N*P, C/groups*K): the one copy a convolution makes."""
+    n, c = x.shape[:2]
+    nd = len(kernel)
+    win = windows(xp, x, out_shape, kernel, stride, dilation)          # (N, C, *O, *K)
+    win = win.reshape((n, groups, c // groups) + win.shape[2:])         # (N, G, C/G, *O, *K), still a view
+    order = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
+    cols = xp.ascontiguousarray(win.transpose(order))                   # (G, N, *O, C/G, *K)
+    return cols.reshape(groups, n * math.prod(out_shape), -1)
+
+
+def cols_to_image(xp, cols, n, channels, spatial, out_shape, kernel, stride, dilation):
+    """The adjoint of `im2col`: cols (G, N*P, C/G*K) -> (N, C, *spatial), adding overlapping windows."""
+    groups, nd = cols.shape[0], len(kernel)
+    cols = cols.reshape((groups, n) + tuple(out_shape) + (channels // groups,) + tuple(kernel))
+    order = (1, 0, 2 + nd) + tuple(range(2, 2 + nd)) + tuple(range(3 + nd, 3 + 2 * nd))
+    image = col2im(xp, cols.transpose(order), (n, groups, channels // groups) + tuple(spatial), stride, dilation)
+    return image.reshape((n, channels) + tuple(spatial))
+
+
+def to_groups(xp, x, groups):
+    """(N, C, *S) -> (G, N*P, C/G), the layout a batched GEMM per group wants (one copy)."""
+    n, c = x.shape[:2]
+    x = x.reshape(n, groups, c // groups, -1).transpose(1, 0, 3, 2)    # (G, N, P, C/G)
+    return x.reshape(groups, -1, c // groups)
+
+
+def from_groups(xp, y, n, spatial):
+    """(G, N*P, C/G) -> contiguous (N, C, *spatial)."""
+    groups, _, cg = y.shape
+    y = y.reshape(groups, n, -1, cg).transpose(1, 0, 3, 2)              # (N, G, C/G, P)
+    return xp.ascontiguousarray(y).reshape((n, groups * cg) + tuple(spatial))
+
+
+def _unbatched(x, w):
+    return x.ndim == w.ndim - 1
+
+
+def _needs_grad(op, i):
+    inputs = getattr(op, "inputs", None)
+    return inputs is None or (len(inputs) > i and inputs[i].requires_grad)
+
+
+# ---- convolution ----
+class Conv(Op):
+    """y = conv(x, w) + b over len(stride) spatial dims. Attributes: stride, padding ((lo, hi) per dim),
+    dilation, groups. Inputs x (N, C, *S) or unbatched (C, *S), w (O, C/groups, *K), optional b (O,)."""
+
+    def forward(self, x, w, b=None):
+        xp = self.xp
+        unbatched = _unbatched(x, w)
+        if unbatched:
+            x = x[None]
+        n, kernel, g = x.shape[0], w.shape[2:], self.groups
+        xpad = pad(xp, x, self.padding)
+        out_shape = tuple(out_size(s, k, st, d, 0) for s, k, st, d in
+                          zip(xpad.shape[2:], kernel, self.stride, self.dilation))
+        cols = im2col(xp, xpad, g, out_shape, kernel, self.stride, self.dilation)   # (G, N*P, C/G*K)
+        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, O/G, C/G*K)
+        y = from_groups(xp, cols @ wg.transpose(0, 2, 1), n, out_shape)            # (N, O, *P)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * len(kernel))
+        self.save(cols=cols, w=w, padded_shape=xpad.shape, unbatched=unbatched, has_bias=b is not None)
+        return y[0] if unbatched else y
+
+    def backward(self, dy):
+        xp, s = self.xp, self.saved
+        if s.unbatched:
+            dy = dy[None]
+        g, w, nd = self.groups, s.w, len(self.stride)
+        n, out_shape = dy.shape[0], dy.shape[2:]
+        dyg = to_groups(xp, dy, g)                                                  # (G, N*P, O/G)
+        dw = (dyg.transpose(0, 2, 1) @ s.cols).reshape(w.shape)
+        db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
+        dx = None
+        if _needs_grad(self, 0):
+            dcols = dyg @ w.reshape(g, w.shape[0] // g, -1)                         # (G, N*P, C/G*K)
+            channels = w.shape[1] * g
+            dx = cols_to_image(xp, dcols, n, channels, s.padded_shape[2:], out_shape, w.shape[2:],
+                               self.stride, self.dilation)
+            dx = crop(dx, self.padding)
+            if s.unbatched:
+                dx = dx[0]
+        return dx, dw, db
+
+
+class ConvTranspose(Op):
+    """y = conv_transpose(x, w) + b: the input-gradient of Conv, as a layer. Attributes: stride, padding
+    ((lo, hi) per dim), output_padding, dilation, groups. x (N, C, *S), w (C, O/groups, *K), b (O,)."""
+
+    def forward(self, x, w, b=None):
+        xp = self.xp
+        unbatched = _unbatched(x, w)
+        if unbatched:
+            x = x[None]
+        n, spatial, kernel, g = x.shape[0], x.shape[2:], w.shape[2:], self.groups
+        full = tuple((s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
+                     zip(spatial, self.stride, self.dilation, kernel, self.output_padding))
+        xg = to_groups(xp, x, g)                                                    # (G, N*P, C/G)
+        cols = xg @ w.reshape(g, w.shape[0] // g, -1)                               # (G, N*P, O/G*K)
+        y = cols_to_image(xp, cols, n, w.shape[1] * g, full, spatial, kernel, self.stride, self.dilation)
+        y = crop(y, self.padding)
+        if b is not None:
+            y = y + b.reshape((-1,) + (1,) * len(kernel))
+        self.save(xg=xg, w=w, spatial=spatial, unbatched=unbatched, has_bias=b is not None)
+        return y[0] if unbatched else y
+
+    def backward(self, dy):
+        xp, s = self.xp, self.saved
+        if s.unbatched:
+            dy = dy[None]
+        g, w, nd = self.groups, s.w, len(self.stride)
+        n = dy.shape[0]
+        dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
+        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, C/G, O/G*K)
+        dw = (s.xg.transpose(0, 2, 1) @ dcols).reshape(w.shape)
+        db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
+        dx = None
+        if _needs_grad(self, 0):
+            dx = from_groups(xp, dcols @ wg.transpose(0, 2, 1), n, s.spatial)
+            if s.unbatched:
+                dx = dx[0]
+        return dx, dw, db
+
+
+# ---- pooling ----
+def pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode):
+    """Output sizes and (lo, hi) pads of a pooling window; ceil_mode adds room on the right for a last partial
+    window, but never one that starts in the right padding."""
+    out_shape, pads = [], []
+    for s, k, st, p, d in zip(spatial, kernel, stride, padding, dilation):
+        span = s + 2 * p - d * (k - 1) - 1
+        o = (-(-span // st) if ceil_mode else span // st) + 1
+        if ceil_mode and (o - 1) * st >= s + p:
+            o -= 1
+        out_shape.append(o)
+        pads.append((p, max(p, (o - 1) * st + d * (k - 1) + 1 - s - p)))
+    return tuple(out_shape), tuple(pads)
+
+
+def _check_pool(name, x, kernel, padding):
+    nd = len(kernel)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{name}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(x.shape)}")
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ShapeError(f"{name}: padding {padding} must be at most half of kernel_size {kernel}")
+
+
+class MaxPool(Op):
+    """Max over sliding windows. Attributes: kernel_size, stride, padding, dilation, ceil_mode (per spatial dim),
+    return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them)."""
+
+    def forward(self, x):
+        xp, nd = self.xp, len(self.kernel_size)
+        spatial = x.shape[-nd:]
+        out_shape, pads = pool_geometry(spatial, self.kernel_size, self.stride, self.padding, self.dilation,
+                                        self.ceil_mode)
+        low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        xpad = pad(xp, x, pads, low)
+        win = windows(xp, xpad, out_shape, self.kernel_size, self.stride, self.dilation)   # (..., *O, *K)
+        flat = win.reshape(win.shape[:-nd] + (-1,))                                        # (..., *O, K)
+        idx = flat.argmax(axis=-1)
+        y = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        self.save(idx=idx, padded_shape=xpad.shape, pads=pads)
+        if not self.return_indices:
+            return y
+        return y, self._input_indices(idx, spatial, out_shape, pads)
+
+    def _input_indices(self, idx, spatial, out_shape, pads):
+        """Window-local argmax -> flat index into the unpadded input plane."""
+        xp, nd = self.xp, len(spatial)
+        offsets = xp.unravel_index(idx, self.kernel_size)
+        flat = 0
+        for i in range(nd):
+            o = xp.arange(out_shape[i]).reshape((-1,) + (1,) * (nd - 1 - i))
+            coord = o * self.stride[i] - pads[i][0] + offsets[i] * self.dilation[i]
+            flat = flat * spatial[i] + coord
+        return flat.astype(xp.int64)
+
+    def backward(self, dy, didx=None):
+        xp, s, nd = self.xp, self.saved, len(self.kernel_size)
+        kernel_positions = math.prod(self.kernel_size)
+        hit = s.idx[..., None] == xp.arange(kernel_positions)                    # (..., *O, K)
+        cols = (hit * dy[..., None]).reshape(dy.shape + tuple(self.kernel_size))
+        dx = col2im(xp, cols, s.padded_shape, self.stride, self.dilation)
+        return (crop(dx, s.pads),)
+
+
+class AvgPool(Op):
+    """Mean over sliding windows. Attributes: kernel_size, stride, padding, ceil_mode, count_include_pad,
+    divisor_override. Like PyTorch, count_include_pad counts the zero padding but not the room ceil_mode adds."""
+
+    def forward(self, x):
+        xp, nd = self.xp, len(self.kernel_size)
+        spatial = x.shape[-nd:]
+        ones = (1,) * nd
+        out_shape, pads = pool_geometry(spatial, self.kernel_size, self.stride, self.padding, ones,
+                                        self.ceil_mode)
+        xpad = pad(xp, x, pads)
+        win = windows(xp, xpad, out_shape, self.kernel_size, self.stride, ones)           # (..., *O, *K)
+        divisor = self._divisor(spatial, out_shape, pads).astype(x.dtype)
+        y = win.sum(axis=tuple(range(-nd, 0))) / divisor
+        self.save(divisor=divisor, padded_shape=xpad.shape, pads=pads)
+        return y
+
+    def _divisor(self, spatial, out_shape, pads):
+        """(*O) window sizes: a product of per-dimension counts of the positions that are counted."""
+        xp = self.xp
+        if self.divisor_override:
+            return xp.full(out_shape, self.divisor_override)
+        count = xp.ones(())
+        for s, o, k, st, p, (lo, _) in zip(spatial, out_shape, self.kernel_size, self.stride, self.padding, pads):
+            start = xp.arange(o) * st                                    # window starts in padded coordinates
+            first, last = (lo - p, lo + s + p) if self.count_include_pad else (lo, lo + s)
+            n = xp.minimum(start + k, last) - xp.maximum(start, first)
+            count = count[..., None] * n
+        return count
+
+    def backward(self, dy):
+        xp, s, nd = self.xp, self.saved, len(self.kernel_size)
+        g = (dy / s.divisor)[(...,) + (None,) * nd]
+        cols = xp.broadcast_to(g, dy.shape + tuple(self.kernel_size))
+        dx = col2im(xp, cols, s.padded_shape, self.stride, (1,) * nd)
+        return (crop(dx, s.pads),)
+
+
+def adaptive_bins(xp, size, out, dtype):
+    """(out, size) matrix whose row i averages the inputs start..end of bin i, with start = floor(i*size/out),
+    end = ceil((i+1)*size/out) as PyTorch picks them."""
+    i = xp.arange(out)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    j = xp.arange(size)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool(Op):
+    """Average over `output_size` bins per spatial dim (general sizes; bins may overlap). Pools one dim at a time
+    with an (out, size) averaging matrix; output size 1 everywhere is a plain mean."""
+
+    def forward(self, x):
+        xp, nd = self.xp, len(self.output_size)
+        spatial = x.shape[-nd:]
+        self.save(spatial=spatial)
+        if all(o == 1 for o in self.output_size):
+            return x.mean(axis=tuple(range(-nd, 0)), keepdims=True)
+        mats = [adaptive_bins(xp, s, o, x.dtype) for s, o in zip(spatial, self.output_size)]
+        self.save(mats=mats)
+        for i, m in enumerate(mats):
+            x = xp.moveaxis(xp.moveaxis(x, i - nd, -1) @ m.T, -1, i - nd)
+        return xp.ascontiguousarray(x)
+
+    def backward(self, dy):
+        xp, s, nd = self.xp, self.saved, len(self.output_size)
+        if "mats" not in s:
+            count = math.prod(s.spatial)
+            return (xp.broadcast_to(dy / count, dy.shape[:-nd] + tuple(s.spatial)),)
+        for i, m in enumerate(s.mats):
+            dy = xp.moveaxis(xp.moveaxis(dy, i - nd, -1) @ m, -1, i - nd)
+        return (dy,)
+
+
+# ---- user-facing functions (PyTorch's names and arguments) ----
+def _tuple(v, nd, name):
+    if isinstance(v, int):
+        return (v,) * nd
+    v = tuple(int(a) for a in v)
+    if len(v) == 1:
+        return v * nd
+    if len(v) != nd:
+        raise ValueError(f"{name} needs {nd} values, got {v}")
+    return v
+
+
+def _conv_padding(padding, kernel, stride, dilation, nd, name):
+    """padding as (lo, hi) per dim from an int, a tuple, "valid" or "same" (extra on the right, like PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding != "same":
+            raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a tuple, not {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
+    return tuple((p, p) for p in _tuple(padding, nd, "padding"))
+
+
+def _check_conv(name, x, w, b, groups, transposed=False):
+    nd = w.ndim - 2
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"{name}: expected a {nd + 1}-D or {nd + 2}-D input for weight {tuple(w.shape)}, "
+                         f"got input {tuple(x.shape)}")
+    channels = x.shape[-nd - 1]
+    in_per_group = w.shape[0] // groups if transposed else w.shape[1]
+    if channels != in_per_group * groups or (transposed and w.shape[0] % groups):
+        raise ShapeError(f"{name}: input {tuple(x.shape)} has {channels} channels, weight {tuple(w.shape)} "
+                         f"with groups={groups} expects {in_per_group * groups}")
+    out_channels = w.shape[1] * groups if transposed else w.shape[0]
+    if not transposed and out_channels % groups:
+        raise ShapeError(f"{name}: {out_channels} output channels are not divisible by groups={groups}")
+    if b is not None and tuple(b.shape) != (out_channels,):
+        raise ShapeError(f"{name}: bias {tuple(b.shape)} does not match {out_channels} output channels")
+
+
+def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """N-d convolution (cross-correlation) with PyTorch's semantics; nd = weight.ndim - 2."""
+    nd = weight.ndim - 2
+    name = f"conv{nd}d"
+    _check_conv(name, input, weight, bias, groups)
+    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
+    pads = _conv_padding(padding, weight.shape[2:], stride, dilation, nd, name)
+    for s, k, d, (lo, hi) in zip(input.shape[-nd:], weight.shape[2:], dilation, pads):
+        if s + lo + hi < d * (k - 1) + 1:
+            raise ShapeError(f"{name}: input {tuple(input.shape)} (padded by {pads}) is smaller than the "
+                             f"kernel {tuple(weight.shape[2:])} with dilation {dilation}")
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return Conv.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return conv(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return conv(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return conv(input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """N-d transposed convolution with PyTorch's semantics; weight (C_in, C_out/groups, *K)."""
+    nd = weight.ndim - 2
+    name = f"conv_transpose{nd}d"
+    _check_conv(name, input, weight, bias, groups, transposed=True)
+    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
+    output_padding = _tuple(output_padding, nd, "output_padding")
+    if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{name}: output_padding {output_padding} must be smaller than stride {stride} "
+                         f"or dilation {dilation}")
+    pads = tuple((p, p) for p in _tuple(padding, nd, "padding"))
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTranspose.apply(*args, stride=stride, padding=pads, output_padding=output_padding,
+                               dilation=dilation, groups=groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+             nd=2):
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or stride == () else _tuple(stride, nd, "stride")
+    padding, dilation = _tuple(padding, nd, "padding"), _tuple(dilation, nd, "dilation")
+    _check_pool(f"max_pool{nd}d", input, kernel, padding)
+    out = MaxPool.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                        ceil_mode=bool(ceil_mode), return_indices=bool(return_indices))
+    if return_indices:
+        out[1].requires_grad = False
+    return out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd=1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd=2)
+
+
+def avg_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None, nd=2):
+    kernel = _tuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or stride == () else _tuple(stride, nd, "stride")
+    padding = _tuple(padding, nd, "padding")
+    _check_pool(f"avg_pool{nd}d", input, kernel, padding)
+    return AvgPool.apply(input, kernel_size=kernel, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
+                         count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, nd=1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd=2)
+
+
+def adaptive_avg_pool(input, output_size, nd):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ShapeError(f"adaptive_avg_pool{nd}d: expected a {nd + 1}-D or {nd + 2}-D input, "
+                         f"got shape {tuple(input.shape)}")
+    sizes = (output_size,) * nd if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) != nd:
+        raise ValueError(f"adaptive_avg_pool{nd}d: output_size needs {nd} values, got {output_size}")
+    sizes = tuple(s if o is None else int(o) for s, o in zip(input.shape[-nd:], sizes))
+    return AdaptiveAvgPool.apply(input, output_size=sizes)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return adaptive_avg_pool(input, output_size, 1)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return adaptive_avg_pool(input, output_size, 2)
