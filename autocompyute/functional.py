@@ -24,4 +24,13 @@ from .ops.conv import (  # noqa: F401
     conv_transpose2d, max_pool1d, max_pool2d,
 )
 
+from .ops.linear import embedding, linear  # noqa: F401,E402
+from .ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401,E402
+from .ops.dropout import dropout  # noqa: F401,E402
+from .ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401,E402
+from .ops.loss import (  # noqa: F401,E402
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    smooth_l1_loss,
+)
+
 clip = clamp
