@@ -1,1 +1,3 @@
 """ONNX interop: export engine graphs, import ONNX graphs as trainable modules, check parity with onnxruntime."""
+from .export import export_onnx  # noqa: E402,F401
+from .importer import OnnxModule, import_onnx  # noqa: E402,F401

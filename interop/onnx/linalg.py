@@ -11,3 +11,25 @@ def _export_matmul(g, op, inputs):
 
 
 # ---- import ----
+
+import autocompyute.functional as F  # noqa: E402
+
+from .registry import import_rule  # noqa: E402
+
+
+@import_rule("MatMul", since=1)
+def matmul(a, b):
+    return F.matmul(a, b)
+
+
+@import_rule("Gemm", since=7)
+def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):  # noqa: N803
+    a = a.T if transA else a
+    if transB and c is not None and alpha == 1.0 and beta == 1.0 and c.ndim == 1:
+        return F.linear(a, b, c)  # the common Linear layer: one fused op
+    y = F.matmul(a, b.T if transB else b)
+    if alpha != 1.0:
+        y = y * alpha
+    if c is not None:
+        y = y + (c * beta if beta != 1.0 else c)
+    return y

@@ -15,3 +15,97 @@ def _export_reduce(g, op, inputs):
 
 
 # ---- import ----
+
+import autocompyute.functional as F  # noqa: E402
+
+from .import_util import ints  # noqa: E402
+from .registry import import_rule  # noqa: E402
+
+
+def _reduce(fn, x, axes, keepdims, noop_with_empty_axes=0):
+    if not axes:
+        if noop_with_empty_axes:
+            return x
+        axes = None
+    return fn(x, dim=None if axes is None else tuple(axes), keepdim=bool(keepdims))
+
+
+def _reduce_rules(op_type, fn, input_since):
+    """Register the attribute form (axes attribute) and, from `input_since`, the input form (axes input)."""
+    @import_rule(op_type, since=1)
+    def with_attribute(x, *, axes=None, keepdims=1):
+        return _reduce(fn, x, axes, keepdims)
+
+    @import_rule(op_type, since=input_since)
+    def with_input(x, axes=None, *, keepdims=1, noop_with_empty_axes=0):
+        return _reduce(fn, x, ints(axes), keepdims, noop_with_empty_axes)
+
+
+def _l2(x, dim, keepdim):
+    return F.sqrt(F.sum(x * x, dim, keepdim))
+
+
+def _sum_square(x, dim, keepdim):
+    return F.sum(x * x, dim, keepdim)
+
+
+def _values(fn):
+    """max/min with a dim give (values, indices): keep the values."""
+    def reduce(x, dim, keepdim):
+        out = fn(x, dim, keepdim)
+        return out[0] if isinstance(out, tuple) else out
+    return reduce
+
+
+for _op, _fn, _since in (("ReduceMean", F.mean, 18), ("ReduceSum", F.sum, 13), ("ReduceMax", _values(F.max), 18),
+                         ("ReduceMin", _values(F.min), 18), ("ReduceProd", F.prod, 18), ("ReduceL2", _l2, 18),
+                         ("ReduceSumSquare", _sum_square, 18)):
+    _reduce_rules(_op, _fn, _since)
+
+
+def _coerced(fn, x, axis):
+    """Opsets before 13: the input is seen as 2-D (dims before axis, dims from axis) for the softmax."""
+    shape = x.shape
+    axis = axis % x.ndim if x.ndim else 0
+    rows = 1
+    for d in shape[:axis]:
+        rows *= d
+    return fn(F.reshape(x, (rows, -1)), 1).reshape(shape)
+
+
+@import_rule("Softmax", since=1)
+def softmax_1(x, *, axis=1):
+    return _coerced(F.softmax, x, axis)
+
+
+@import_rule("Softmax", since=13)
+def softmax_13(x, *, axis=-1):
+    return F.softmax(x, axis)
+
+
+@import_rule("LogSoftmax", since=1)
+def log_softmax_1(x, *, axis=1):
+    return _coerced(F.log_softmax, x, axis)
+
+
+@import_rule("LogSoftmax", since=13)
+def log_softmax_13(x, *, axis=-1):
+    return F.log_softmax(x, axis)
+
+
+def _arg(fn, x, axis, keepdims, select_last_index):
+    if select_last_index:
+        n = x.shape[axis]
+        idx = fn(x[(slice(None),) * (axis % x.ndim) + (slice(None, None, -1),)], axis, bool(keepdims))
+        return (n - 1) - idx
+    return fn(x, axis, bool(keepdims))
+
+
+@import_rule("ArgMax", since=1)
+def argmax(x, *, axis=0, keepdims=1, select_last_index=0):
+    return _arg(F.argmax, x, axis, keepdims, select_last_index)
+
+
+@import_rule("ArgMin", since=1)
+def argmin(x, *, axis=0, keepdims=1, select_last_index=0):
+    return _arg(F.argmin, x, axis, keepdims, select_last_index)

@@ -80,3 +80,60 @@ def _export_to_device(g, op, inputs):
 
 
 # ---- import ----
+
+import autocompyute.functional as F  # noqa: E402
+from autocompyute.tensor import Tensor  # noqa: E402
+
+from . import safety  # noqa: E402
+from .import_util import scalar  # noqa: E402
+from .registry import import_rule  # noqa: E402
+
+
+def _simple(op_type, fn, *versions):
+    for since in versions:
+        import_rule(op_type, since=since)(lambda x, _fn=fn: _fn(x))
+
+
+for _op, _fn in (("Relu", F.relu), ("Sigmoid", F.sigmoid), ("Tanh", F.tanh), ("Exp", F.exp), ("Log", F.log),
+                 ("Sqrt", F.sqrt), ("Neg", F.neg), ("Abs", F.abs), ("Erf", F.erf)):
+    _simple(_op, _fn, 6)
+_simple("Sin", F.sin, 7)
+_simple("Cos", F.cos, 7)
+
+
+@import_rule("Identity", since=1)
+def identity(x):
+    return x
+
+
+@import_rule("Clip", since=6)
+def clip_6(x, *, min=-3.4028234663852886e38, max=3.4028234663852886e38):  # noqa: A002
+    return F.clamp(x, min, max)
+
+
+@import_rule("Clip", since=11)
+def clip_11(x, min=None, max=None):  # noqa: A002
+    if x.dtype.kind != "f":  # integer clip: no gradient, exact integer bounds
+        lo, hi = scalar(min), scalar(max)
+        return Tensor(x.xp.clip(x.data, lo, hi).astype(x.dtype))
+    return F.clamp(x, scalar(min), scalar(max))
+
+
+@import_rule("Gelu", since=20)
+def gelu(x, *, approximate="none"):
+    return F.gelu(x, approximate=approximate)
+
+
+@import_rule("Cast", since=6)
+def cast(x, *, to, saturate=1, round_mode="up"):
+    return F.cast(x, safety.numpy_dtype(to, "Cast"))
+
+
+@import_rule("CastLike", since=15)
+def cast_like(x, like, *, saturate=1, round_mode="up"):
+    return F.cast(x, like.dtype)
+
+
+@import_rule("Reciprocal", since=6)
+def reciprocal(x):
+    return 1.0 / x

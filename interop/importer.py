@@ -1,0 +1,500 @@
+"""`import_onnx`: an ONNX model as a trainable `nn.Module`.
+
+    model = import_onnx("model.onnx")          # path, bytes or onnx.ModelProto
+    y = model(x)                                # Tensors or numpy arrays, by position or input name
+    model.freeze(lambda name: "encoder" in name)
+    model.to_onnx("tuned.onnx")                 # the same graph with the current weights
+
+Floating-point initializers become Parameters under their ONNX names (BatchNormalization's running statistics
+become buffers); integer initializers and Constant nodes stay constants. Each node runs through an import rule
+written against the Tensor API (interop/onnx/<family>.py), so every graph is differentiable by construction.
+
+A rule is `fn(*inputs, **attributes)`: inputs are Tensors (None for an omitted optional input), attributes are
+keyword-only arguments with the spec's defaults (ints, floats, str, lists, Tensors for TENSOR attributes, and
+compiled `Graph`s for GRAPH attributes). A rule that needs the run's state (training mode, running a subgraph)
+declares a keyword-only `ctx` and gets a `Context`. It returns a Tensor or a tuple (one per node output).
+"""
+import collections
+import inspect
+import os
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, numpy_helper
+
+from autocompyute.nn.module import Module, Parameter
+from autocompyute.tensor import Tensor
+
+from .errors import OnnxImportError, UnsafeModelError, UnsupportedOpError
+from .onnx import safety
+from .onnx.registry import find_import_rule, load_rules
+
+# Input slots whose floating-point initializers are not trainable: (op_type, input index). BatchNormalization's
+# running mean and variance become buffers; the others (scales, bounds, ratios) stay constants.
+_BUFFER_SLOTS = {("BatchNormalization", 3), ("BatchNormalization", 4)}
+_CONSTANT_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1), ("Clip", 1), ("Clip", 2), ("Dropout", 1),
+                   ("Range", 0), ("Range", 1), ("Range", 2), ("ConstantOfShape", 0)}
+
+_RULE_MODULES_LOADED = []
+
+
+def _load_rule_modules():
+    """Import every family module of interop/onnx once, so their rules are registered."""
+    if not _RULE_MODULES_LOADED:
+        load_rules()
+        _RULE_MODULES_LOADED.append(True)
+
+
+# ---- compiled graphs ----
+class Graph:
+    """A GraphProto ready to run: its input and output names, constants and steps, in order."""
+
+    __slots__ = ("name", "inputs", "outputs", "consts", "steps", "input_dtypes")
+
+    def __init__(self, name):
+        self.name, self.inputs, self.outputs, self.consts, self.steps, self.input_dtypes = name, [], [], {}, [], {}
+
+    def __repr__(self):
+        return f"Graph({self.name!r}, {len(self.steps)} nodes)"
+
+
+class Step:
+    """One node: the rule, the value names it reads and writes, its parsed attributes."""
+
+    __slots__ = ("fn", "inputs", "outputs", "attrs", "wants_ctx", "name", "op_type", "isolated")
+
+    def __init__(self, fn, inputs, outputs, attrs, wants_ctx, name, op_type):
+        self.fn, self.inputs, self.outputs, self.attrs = fn, inputs, outputs, attrs
+        self.wants_ctx, self.name, self.op_type = wants_ctx, name, op_type
+
+
+class Context:
+    """What a rule with a `ctx` argument sees: the module's mode, the node, and a way to run subgraphs."""
+
+    def __init__(self, module, env):
+        self.module = module
+        self.env = env
+        self.node = None
+
+    @property
+    def training(self):
+        return self.module.training
+
+    def run(self, graph, inputs=(), isolated=False):
+        """Run a compiled subgraph on `inputs` (by position); values of the enclosing scopes stay visible
+        unless `isolated` (function bodies). Returns the list of its outputs."""
+        return _run_graph(self.module, graph, inputs, None if isolated else self.env)
+
+    def buffer(self, name):
+        """The module's buffer called `name`, or None (BatchNormalization updates its running statistics)."""
+        return self.module._buffers.get(name) if name else None
+
+
+class _Scope(dict):
+    """Values of one graph run; names missing here are looked up in the enclosing scope."""
+
+    __slots__ = ("parent",)
+
+    def __missing__(self, key):
+        if self.parent is None:
+            raise OnnxImportError(f"value {key!r} is not defined")
+        return self.parent[key]
+
+
+def _run_graph(module, graph, inputs, parent, feeds=None):
+    env = _Scope(graph.consts)
+    env.parent = parent
+    if feeds is not None:
+        env.update(feeds)
+    else:
+        for name, x in zip(graph.inputs, inputs):
+            env[name] = x
+    ctx = Context(module, env)
+    for step in graph.steps:
+        args = [env[n] if n else None for n in step.inputs]
+        try:
+            if step.wants_ctx:
+                ctx.node = step
+                out = step.fn(*args, ctx=ctx, **step.attrs)
+            else:
+                out = step.fn(*args, **step.attrs)
+        except Exception as e:
+            e.add_note(f"(in ONNX node {step.name!r} of type {step.op_type}, graph {graph.name!r})")
+            raise
+        outputs = step.outputs
+        if isinstance(out, (tuple, list)):
+            if len(out) < sum(1 for n in outputs if n):
+                raise OnnxImportError(f"node {step.name!r} ({step.op_type}): the rule gave {len(out)} outputs, "
+                                      f"the node names {len(outputs)}")
+            for name, o in zip(outputs, out):
+                if name:
+                    env[name] = o
+        else:
+            env[outputs[0]] = out
+    return [env[n] for n in graph.outputs]
+
+
+# ---- compiling a ModelProto ----
+def _attr_value(a, compiler, opsets, visible, fn_chain, what):
+    t = a.type
+    if t == AttributeProto.FLOAT:
+        return float(a.f)
+    if t == AttributeProto.INT:
+        return int(a.i)
+    if t == AttributeProto.STRING:
+        return a.s.decode("utf-8", errors="replace")
+    if t == AttributeProto.FLOATS:
+        return [float(v) for v in a.floats]
+    if t == AttributeProto.INTS:
+        return [int(v) for v in a.ints]
+    if t == AttributeProto.STRINGS:
+        return [s.decode("utf-8", errors="replace") for s in a.strings]
+    if t == AttributeProto.TENSOR:
+        return Tensor(compiler.array(a.t, f"{what} attribute {a.name!r}"))
+    if t == AttributeProto.TENSORS:
+        return [Tensor(compiler.array(x, f"{what} attribute {a.name!r}")) for x in a.tensors]
+    if t == AttributeProto.GRAPH:
+        return compiler.schedule(a.g, opsets, visible, fn_chain)
+    if t == AttributeProto.GRAPHS:
+        return [compiler.schedule(g, opsets, visible, fn_chain) for g in a.graphs]
+    if t == AttributeProto.TYPE_PROTO:
+        return a.tp
+    if t == AttributeProto.TYPE_PROTOS:
+        return list(a.type_protos)
+    raise UnsupportedOpError(f"{what}: attribute {a.name!r} of type {AttributeProto.AttributeType.Name(t)} "
+                             "is not supported")
+
+
+_SIGNATURES = {}
+
+
+def _signature(fn):
+    """(positional input count or None for *inputs, keyword names or None for **attrs, wants ctx)."""
+    sig = _SIGNATURES.get(fn)
+    if sig is None:
+        n_pos, names, var_kw = 0, set(), False
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                n_pos = n_pos if n_pos is None else n_pos + 1
+            elif p.kind == p.VAR_POSITIONAL:
+                n_pos = None
+            elif p.kind == p.KEYWORD_ONLY:
+                names.add(p.name)
+            elif p.kind == p.VAR_KEYWORD:
+                var_kw = True
+        sig = _SIGNATURES[fn] = (n_pos, None if var_kw else names - {"ctx"}, "ctx" in names)
+    return sig
+
+
+class _Compiler:
+    """Turns a ModelProto's graph, subgraphs and function calls into `Graph`s, without recursion, collecting
+    every unsupported op before anything runs."""
+
+    def __init__(self, model, base_dir):
+        self.base_dir = base_dir
+        self.opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in model.opset_import}
+        self.functions = {(f.domain, f.name): f for f in model.functions}
+        self.missing = collections.OrderedDict()  # (domain, op_type, opset, why) -> node names
+        self.jobs = []
+        self.n_steps = 0
+
+    def array(self, t, what):
+        return safety.tensor_to_array(t, self.base_dir, what)
+
+    def schedule(self, proto, opsets, visible, fn_chain, binding=None, isolated=False, known=None):
+        """A Graph for `proto`, filled in later by `run_jobs` (so nesting never recurses). `known`: the main
+        graph's initializers, already read by the caller."""
+        g = Graph(proto.name)
+        self.jobs.append((g, proto, opsets, visible, fn_chain, binding, isolated, known))
+        return g
+
+    def run_jobs(self):
+        while self.jobs:
+            self._compile(*self.jobs.pop())
+        if self.missing:
+            lines = []
+            for (domain, op_type, opset, why), names in self.missing.items():
+                shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                lines.append(f"  {domain or 'ai.onnx'} {op_type} (opset {opset}){why}: nodes {shown}")
+            raise UnsupportedOpError("the model uses ops the importer does not support:\n" + "\n".join(lines),
+                                     [(d, o, v, names) for (d, o, v, _), names in self.missing.items()])
+
+    def _compile(self, g, proto, opsets, visible, fn_chain, binding, isolated, known):
+        if isinstance(proto, onnx.FunctionProto):
+            g.inputs, g.outputs = list(proto.input), list(proto.output)
+            defined = set(g.inputs)
+        else:
+            g.inputs = [i.name for i in proto.input]
+            g.outputs = [o.name for o in proto.output]
+            if known is None:
+                for init in proto.initializer:
+                    g.consts[init.name] = Tensor(self.array(init, f"initializer {init.name!r}"))
+            defined = set(g.inputs) | set(g.consts) | (known or set())
+        scope = (defined, None if isolated else visible)
+        for i, node in enumerate(proto.node):
+            name = node.name or f"{node.op_type}_{i}"
+            for n in node.input:
+                if n and not _visible(n, scope):
+                    raise OnnxImportError(f"node {name!r} ({node.op_type}) reads {n!r}, which no earlier node, "
+                                          f"input or initializer of graph {proto.name!r} defines (a truncated or "
+                                          "corrupt file, or nodes out of order)")
+            step = self._step(node, name, opsets, scope, fn_chain, binding)
+            if step is not None:
+                g.steps.append(step)
+            defined.update(n for n in node.output if n)
+            self.n_steps += 1
+            if self.n_steps > safety.LIMITS["max_compiled_nodes"]:
+                raise UnsafeModelError(f"the model expands to more than {safety.LIMITS['max_compiled_nodes']:,} "
+                                       "nodes (through nested function calls)")
+        for n in g.outputs:
+            if n and not _visible(n, scope):
+                raise OnnxImportError(f"graph {proto.name!r} output {n!r} is not produced by any node "
+                                      "(a truncated or corrupt file?)")
+
+    def _step(self, node, name, opsets, scope, fn_chain, binding):
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        key = (node.domain, node.op_type)
+        attrs = {}
+        for a in node.attribute:
+            if a.ref_attr_name:
+                if binding is None or a.ref_attr_name not in binding:
+                    continue  # not given by the caller: the op's default applies
+                value = binding[a.ref_attr_name]
+            else:
+                value = a
+            attrs[a.name] = value
+        if key in self.functions:
+            if key in fn_chain:
+                raise UnsafeModelError(f"function {node.domain}.{node.op_type} calls itself")
+            fn = self.functions[key]
+            fn_opsets = dict(self.opsets)
+            fn_opsets.update({("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in fn.opset_import})
+            fn_binding = {a.name: a for a in fn.attribute_proto}
+            fn_binding.update(attrs)
+            body = self.schedule(fn, fn_opsets, None, fn_chain + (key,), fn_binding, isolated=True)
+            return Step(_call_function, list(node.input), list(node.output), {"body": body}, True, name,
+                        node.op_type)
+        opset = opsets.get(domain)
+        rule = find_import_rule(domain, node.op_type, opset) if opset is not None else None
+        if rule is None:
+            self._miss(domain, node.op_type, opset, "", name)
+            return None
+        n_pos, known, wants_ctx = _signature(rule)
+        if n_pos is not None and len(node.input) > n_pos:
+            self._miss(domain, node.op_type, opset, f" with {len(node.input)} inputs", name)
+            return None
+        parsed = {}
+        for attr_name, a in attrs.items():
+            if known is not None and attr_name not in known:
+                self._miss(domain, node.op_type, opset, f" attribute {attr_name!r}", name)
+                continue
+            parsed[attr_name] = _attr_value(a, self, opsets, scope, fn_chain, f"node {name!r}")
+        return Step(rule, list(node.input), list(node.output), parsed, wants_ctx, name, node.op_type)
+
+    def _miss(self, domain, op_type, opset, why, name):
+        self.missing.setdefault((domain, op_type, "?" if opset is None else opset, why), []).append(name)
+
+
+def _visible(name, scope):
+    while scope is not None:
+        if name in scope[0]:
+            return True
+        scope = scope[1]
+    return False
+
+
+def _call_function(*inputs, body, ctx):
+    """A call of a model-local function: its body runs in a scope of its own."""
+    return tuple(ctx.run(body, inputs, isolated=True))
+
+
+# ---- the module ----
+class OnnxModule(Module):
+    """An imported ONNX graph. Parameters keep their ONNX names (`named_parameters()`, `state_dict()`);
+    call it with Tensors or arrays by position or by input name; `to_onnx()` writes the graph back."""
+
+    def __init__(self, proto, graph, params, buffers, kinds):
+        super().__init__()
+        object.__setattr__(self, "_proto", proto)
+        object.__setattr__(self, "_graph", graph)
+        object.__setattr__(self, "_kinds", kinds)  # initializer name -> "parameter" | "buffer" | "constant"
+        for name, arr in params.items():
+            self._parameters[name] = Parameter(arr)
+        for name, arr in buffers.items():
+            self.register_buffer(name, Tensor(arr))
+        inits = set(kinds)
+        object.__setattr__(self, "input_names", [n for n in graph.inputs if n not in inits])
+        object.__setattr__(self, "output_names", list(graph.outputs))
+        self.eval()
+
+    @property
+    def opset(self):
+        return {o.domain or "ai.onnx": o.version for o in self._proto.opset_import}
+
+    # ---- calling ----
+    def forward(self, *args, **kwargs):
+        g = self._graph
+        if len(args) > len(self.input_names):
+            raise OnnxImportError(f"the model takes {len(self.input_names)} inputs {self.input_names}, "
+                                  f"got {len(args)}")
+        feeds = dict(g.consts)
+        feeds.update(self._parameters)
+        feeds.update(self._buffers)
+        given = dict(zip(self.input_names, args))
+        for name, x in kwargs.items():
+            if name not in g.input_dtypes and name not in self._kinds:
+                raise OnnxImportError(f"the model has no input {name!r}; its inputs are {self.input_names}")
+            if name in given:
+                raise OnnxImportError(f"input {name!r} given twice (by position and by name)")
+            given[name] = x
+        missing = [n for n in self.input_names if n not in given]
+        if missing:
+            raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
+        for name, x in given.items():
+            feeds[name] = _as_input(x, g.input_dtypes.get(name))
+        outs = _run_graph(self, g, (), None, feeds)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    # ---- freezing ----
+    def _select(self, names_or_predicate):
+        if names_or_predicate is None:
+            return [p for _, p in self.named_parameters()]
+        if callable(names_or_predicate):
+            return [p for n, p in self.named_parameters() if names_or_predicate(n)]
+        names = [names_or_predicate] if isinstance(names_or_predicate, str) else list(names_or_predicate)
+        unknown = [n for n in names if n not in self._parameters]
+        if unknown:
+            raise KeyError(f"no parameters named {unknown}; see named_parameters()")
+        return [self._parameters[n] for n in names]
+
+    def freeze(self, names_or_predicate=None):
+        """Stop training the parameters named (a name, a list of names, or a predicate on names); all if None."""
+        for p in self._select(names_or_predicate):
+            p.requires_grad_(False)
+        return self
+
+    def unfreeze(self, names_or_predicate=None):
+        for p in self._select(names_or_predicate):
+            p.requires_grad_(True)
+        return self
+
+    # ---- writing back ----
+    def to_onnx(self, f=None):
+        """The original model (same nodes, names, opset, metadata) with the current parameter and buffer values.
+        Writes it to `f` (a path or a binary file object) when given; returns the ModelProto."""
+        model = onnx.ModelProto()
+        model.CopyFrom(self._proto)
+        state = dict(self._parameters)
+        state.update(self._buffers)
+        for t in model.graph.initializer:
+            value = state.get(t.name)
+            if value is None:
+                value = self._graph.consts[t.name]
+            arr = np.asarray(value.numpy(), dtype=safety.numpy_dtype(t.data_type))
+            doc = t.doc_string
+            t.CopyFrom(numpy_helper.from_array(arr, t.name))
+            t.doc_string = doc
+        if f is not None:
+            if hasattr(f, "write"):
+                f.write(model.SerializeToString())
+            else:
+                onnx.save(model, os.fspath(f))
+        return model
+
+    def extra_repr(self):
+        n = sum(p.numel() for p in self.parameters())
+        return (f"inputs={self.input_names}, outputs={self.output_names}, nodes={len(self._graph.steps)}, "
+                f"parameters={n:,}")
+
+
+def _as_input(x, dtype):
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
+        arr = arr.astype(dtype)
+    return Tensor(arr)
+
+
+def _initializer_kinds(graph):
+    """Which top-level initializers are parameters, buffers or constants, from how the nodes use them."""
+    inits = {t.name: t for t in graph.initializer}
+    floating = {n for n, t in inits.items() if safety._NUMPY_DTYPES.get(t.data_type) in (np.float16, np.float32,
+                                                                                          np.float64)}
+    uses = collections.defaultdict(set)
+    for node in graph.node:
+        for i, n in enumerate(node.input):
+            if n in floating:
+                uses[n].add((node.op_type, i))
+        if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for a in node.attribute):
+            for n in floating:  # read from a subgraph maybe: keep them trainable
+                uses[n].add(("subgraph", -1))
+    kinds = {}
+    for n in inits:
+        if n not in floating:
+            kinds[n] = "constant"
+        elif uses[n] and uses[n] <= _BUFFER_SLOTS:
+            kinds[n] = "buffer"
+        elif uses[n] and uses[n] <= _CONSTANT_SLOTS:
+            kinds[n] = "constant"
+        else:
+            kinds[n] = "parameter"
+    return kinds
+
+
+def import_onnx(model, *, base_dir=None):
+    """An ONNX model (path, bytes or ModelProto) as an `OnnxModule`, ready for inference (eval mode) or
+    training. External data is read only from `base_dir` (the model file's folder by default).
+
+    Raises OnnxImportError for corrupt files, UnsafeModelError for refused requests and UnsupportedOpError
+    listing every unsupported op at once."""
+    _load_rule_modules()
+    proto, base_dir = safety.load_model(model, base_dir)
+    compiler = _Compiler(proto, base_dir)
+    main = proto.graph
+    kinds = _initializer_kinds(main)
+    params, buffers = {}, {}
+    graph = Graph(main.name)
+    graph.inputs = [i.name for i in main.input]
+    graph.outputs = [o.name for o in main.output]
+    for vi in main.input:
+        tt = vi.type.tensor_type
+        if vi.type.HasField("tensor_type") and tt.elem_type in safety._NUMPY_DTYPES:
+            graph.input_dtypes[vi.name] = safety.numpy_dtype(tt.elem_type)
+    for t in main.initializer:
+        arr = compiler.array(t, f"initializer {t.name!r}")
+        table = {"parameter": params, "buffer": buffers}.get(kinds[t.name])
+        if table is None:
+            graph.consts[t.name] = Tensor(arr)
+        else:
+            table[t.name] = arr
+        _drop_data(t)  # the proto keeps only names, types and dims: to_onnx fills in current values
+    compiled = compiler.schedule(main, compiler.opsets, None, (), known=set(kinds))
+    compiler.run_jobs()
+    graph.steps = compiled.steps
+    _inline_external(proto, compiler)
+    return OnnxModule(proto, graph, params, buffers, kinds)
+
+
+def _drop_data(t):
+    for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data",
+                  "string_data", "external_data"):
+        t.ClearField(field)
+    t.data_location = onnx.TensorProto.DEFAULT
+
+
+def _inline_external(proto, compiler):
+    """Tensors in node attributes that were stored externally are written inline in the kept proto, so
+    `to_onnx` does not depend on the files next to the original model."""
+    stack = [proto.graph] + [f for f in proto.functions]
+    while stack:
+        g = stack.pop()
+        if isinstance(g, onnx.GraphProto):
+            for t in g.initializer:
+                if safety.has_external_data(t):
+                    t.CopyFrom(numpy_helper.from_array(compiler.array(t, t.name), t.name))
+        for node in g.node:
+            for a in node.attribute:
+                if a.type == AttributeProto.TENSOR and safety.has_external_data(a.t):
+                    a.t.CopyFrom(numpy_helper.from_array(compiler.array(a.t, a.t.name), a.t.name))
+                stack.extend([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs))
