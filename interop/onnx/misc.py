@@ -398,3 +398,360 @@ for _name, _fn in (("Softmax", lambda x, ax: _softmax_along(x, ax)),
     _old, _new = _flattened(_fn)
     rule(_name, 1, 11)(_old)
     rule(_name, 13)(_new)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# gathers, scatters and shuffles: index arithmetic on positions, then one GatherMap
+# ---------------------------------------------------------------------------------------------------------
+def _moved(x, fn):
+    """Apply a numpy movement `fn` to x: on the values directly for integers, through positions for floats."""
+    if not _is_float(x):
+        return _const(fn(_a(x)), x)
+    return _gather(x, fn(_positions(x)))
+
+
+def _fix_index(idx, n):
+    idx = np.asarray(idx, dtype=np.int64)
+    return np.where(idx < 0, idx + n, idx)
+
+
+@rule("GatherElements", 11, 13)
+def gather_elements(x, indices, *, axis=0):
+    idx = _fix_index(_a(indices), x.shape[axis])
+    return _moved(x, lambda a: np.take_along_axis(a, idx, axis=axis))
+
+
+def _gather_nd_np(a, idx, batch_dims):
+    batch = a.shape[:batch_dims]
+    nb = math.prod(batch)
+    a2 = a.reshape((nb,) + a.shape[batch_dims:])
+    i2 = idx.reshape((nb,) + idx.shape[batch_dims:])
+    k = idx.shape[-1]
+    out = []
+    for b in range(nb):
+        ib = i2[b]
+        ib = np.where(ib < 0, ib + np.array(a2.shape[1:1 + k]), ib)
+        out.append(a2[b][tuple(np.moveaxis(ib, -1, 0))])
+    res = np.stack(out) if out else np.zeros((0,) + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:], a.dtype)
+    return res.reshape(batch + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:])
+
+
+@rule("GatherND", 11, 12, 13)
+def gather_nd(x, indices, *, batch_dims=0):
+    idx = _a(indices).astype(np.int64)
+    return _moved(x, lambda a: _gather_nd_np(a, idx, batch_dims))
+
+
+def _scatter(data, updates, place, reduction="none"):
+    """Scatter `updates` into `data`: `place(target, values)` writes with numpy. Reductions other than none
+    and add are computed on values (their gradient passes to the data only where nothing was written)."""
+    if reduction in ("none", "add") and _is_float(data):
+        n = data.numel()
+        pos = _positions(data)
+        upd = np.arange(n, n + updates.numel(), dtype=np.int64).reshape(updates.shape)
+        if reduction == "none":
+            place(pos, upd)
+            return gather_map([data, updates], pos)
+        # add: each output sums its data element and every update written to it
+        lists = [[p] for p in pos.reshape(-1)]
+        _collect(place, pos, upd, lists)
+        k = max(len(v) for v in lists)
+        index = np.array([v + [v[0]] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
+        weight = np.array([[1.0] * len(v) + [0.0] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
+        return gather_map([data, updates], index, weight)
+    out = _a(data).copy()
+    vals = _a(updates)
+    if reduction == "none":
+        place(out, vals)
+    else:
+        fn = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction]
+        _reduce_place(place, out, vals, fn)
+    return _const(out, data)
+
+
+def _collect(place, pos, upd, lists):
+    """For every update element, find the output position it is written to (by placing its id and reading back)."""
+    probe = np.full(pos.shape, -1, dtype=np.int64)
+    flat_upd = upd.reshape(-1)
+    # write one update at a time so repeated targets are all seen
+    for j, u in enumerate(flat_upd):
+        single = np.full(upd.shape, -1, dtype=np.int64)
+        single.reshape(-1)[j] = u
+        probe[...] = -1
+        place(probe, single, only=j)
+        hit = np.nonzero(probe.reshape(-1) == u)[0]
+        for h in hit:
+            lists[h].append(int(u))
+
+
+def _reduce_place(place, out, vals, fn):
+    flat = vals.reshape(-1)
+    for j in range(flat.size):
+        probe = np.zeros(out.shape, dtype=bool)
+        marks = np.zeros(vals.shape, dtype=bool)
+        marks.reshape(-1)[j] = True
+        place(probe, marks, only=j)
+        out[probe] = fn(out[probe], flat[j])
+
+
+def _elements_placer(indices, axis):
+    def place(target, values, only=None):
+        idx = _fix_index(indices, target.shape[axis])
+        if only is None:
+            np.put_along_axis(target, idx, values, axis=axis)
+            return
+        coords = list(np.unravel_index(only, idx.shape))
+        coords[axis] = idx.reshape(-1)[only]
+        target[tuple(coords)] = values.reshape(-1)[only]
+    return place
+
+
+def _nd_placer(indices):
+    def place(target, values, only=None):
+        idx = np.asarray(indices, dtype=np.int64)
+        k = idx.shape[-1]
+        idx = np.where(idx < 0, idx + np.array(target.shape[:k]), idx)
+        rows = idx.reshape(-1, k)
+        vals = values.reshape((rows.shape[0],) + target.shape[k:])
+        slice_size = math.prod(target.shape[k:])
+        for r, row in enumerate(rows):
+            if only is not None and not (r * slice_size <= only < (r + 1) * slice_size):
+                continue
+            if only is None:
+                target[tuple(row)] = vals[r]
+            else:
+                sub = np.unravel_index(only - r * slice_size, target.shape[k:]) if target.shape[k:] else ()
+                target[tuple(row) + tuple(sub)] = vals[r][sub]
+    return place
+
+
+@rule("ScatterElements", 11, 13, 16, 18)
+def scatter_elements(data, indices, updates, *, axis=0, reduction="none"):
+    return _scatter(data, updates, _elements_placer(_a(indices), axis), reduction)
+
+
+@rule("Scatter", 9, 11)
+def scatter(data, indices, updates, *, axis=0):
+    return _scatter(data, updates, _elements_placer(_a(indices), axis))
+
+
+@rule("ScatterND", 11, 13, 16, 18)
+def scatter_nd(data, indices, updates, *, reduction="none"):
+    return _scatter(data, updates, _nd_placer(_a(indices)), reduction)
+
+
+@rule("Tile", 6, 13)
+def tile(x, repeats):
+    reps = _ints(repeats)
+    return _moved(x, lambda a: np.tile(a, reps))
+
+
+@rule("DepthToSpace", 1, 11, 13)
+def depth_to_space(x, *, blocksize, mode="DCR"):
+    b = blocksize
+
+    def fn(a):
+        n, c, h, w = a.shape
+        if mode == "DCR":
+            t = a.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+        else:
+            t = a.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+        return t.reshape(n, c // (b * b), h * b, w * b)
+    return _moved(x, fn)
+
+
+@rule("SpaceToDepth", 1, 13, 28)
+def space_to_depth(x, *, blocksize, mode="DCR"):
+    b = blocksize
+
+    def fn(a):
+        n, c, h, w = a.shape
+        t = a.reshape(n, c, h // b, b, w // b, b)
+        t = t.transpose(0, 3, 5, 1, 2, 4) if mode == "DCR" else t.transpose(0, 1, 3, 5, 2, 4)
+        return t.reshape(n, c * b * b, h // b, w // b)
+    return _moved(x, fn)
+
+
+@rule("ReverseSequence", 10)
+def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
+    lens = _ints(sequence_lens)
+
+    def fn(a):
+        out = a.copy()
+        for b, n in enumerate(lens):
+            src = [slice(None)] * a.ndim
+            src[batch_axis], src[time_axis] = b, slice(0, n)
+            out[tuple(src)] = np.flip(a[tuple(src)], axis=time_axis - (batch_axis < time_axis))
+        return out
+    return _moved(x, fn)
+
+
+@rule("Compress", 9, 11)
+def compress(x, condition, *, axis=None):
+    cond = _a(condition).astype(bool)
+    return _moved(x, lambda a: np.compress(cond, a, axis=axis))
+
+
+@rule("CenterCropPad", 18)
+def center_crop_pad(x, shape, *, axes=None):
+    target = _ints(shape)
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    pos = _positions(x)
+    n = x.numel()
+    for ax, size in zip(axes, target):
+        cur = pos.shape[ax]
+        if size < cur:  # crop: the centre, rounding the start down
+            start = (cur - size) // 2
+            pos = np.take(pos, np.arange(start, start + size), axis=ax)
+        elif size > cur:  # pad with zeros (index n: an extra zero input)
+            before = (size - cur) // 2
+            widths = [(0, 0)] * pos.ndim
+            widths[ax] = (before, size - cur - before)
+            pos = np.pad(pos, widths, constant_values=n)
+    return gather_map([x, _scalar(x, 0)], pos) if _is_float(x) else _const(
+        np.append(_a(x).reshape(-1), 0)[pos], x)
+
+
+@rule("EyeLike", 9, 22)
+def eye_like(x, *, dtype=None, k=0):
+    np_dtype = _onnx_dtype(dtype) if dtype is not None else _a(x).dtype
+    return _const(np.eye(x.shape[0], x.shape[1], k=k, dtype=np_dtype), x)
+
+
+def _onnx_dtype(code):
+    from onnx import helper
+    return helper.tensor_dtype_to_np_dtype(code)
+
+
+@rule("OneHot", 9, 11)
+def one_hot(indices, depth, values, *, axis=-1):
+    d = int(_a(depth).reshape(-1)[0])
+    idx = _a(indices).astype(np.int64)
+    idx = np.where(idx < 0, idx + d, idx)
+    hot = idx[..., None] == np.arange(d)
+    hot = np.moveaxis(hot, -1, axis % (idx.ndim + 1))
+    off, on = _a(values)[0], _a(values)[1]
+    return _const(np.where(hot, on, off).astype(_a(values).dtype), values)
+
+
+@rule("NonZero", 9, 13)
+def non_zero(x):
+    return _const(np.array(np.nonzero(_a(x)), dtype=np.int64).reshape(x.ndim, -1), x)
+
+
+@rule("Unique", 11)
+def unique(x, *, axis=None, sorted=1):  # noqa: A002
+    a = _a(x)
+    vals, first, inverse, counts = np.unique(a, return_index=True, return_inverse=True, return_counts=True, axis=axis)
+    if not sorted:
+        order = np.argsort(first, kind="stable")
+        vals = np.take(vals, order, axis=0 if axis is None else axis)
+        first, counts = first[order], counts[order]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        inverse = rank[inverse.reshape(-1)]
+    return (_const(vals, x), _const(first.astype(np.int64), x), _const(inverse.reshape(-1).astype(np.int64), x),
+            _const(counts.astype(np.int64), x))
+
+
+@rule("TopK", 10, 11)
+def top_k(x, k, *, axis=-1, largest=1, sorted=1):  # noqa: A002
+    kk = int(_a(k).reshape(-1)[0])
+    a = _a(x)
+    axis %= a.ndim
+    # stable order; among equal values the smaller index comes first
+    rank = np.unique(a, return_inverse=True)[1].reshape(a.shape).astype(np.int64)  # any dtype, unsigned too
+    order = np.argsort(-rank if largest else rank, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(kk), axis=axis)
+    values = _moved(x, lambda v: np.take_along_axis(v, idx, axis=axis))
+    return values, _const(idx.astype(np.int64), x)
+
+
+rule("TopK", 1)(lambda x, *, axis=-1, k: top_k(x, _const(np.array([k])), axis=axis))
+
+
+def _cumulative(x, axis, exclusive, reverse, fn):
+    ax = int(_a(axis).reshape(-1)[0]) % x.ndim
+    if reverse:
+        x = _moved(x, lambda a: np.flip(a, ax))
+    y = fn(x, ax)
+    if exclusive:  # shift by one along the axis, a zero (or one) first
+        n = x.shape[ax]
+        pos = _positions(y)
+        shifted = np.concatenate([np.full_like(np.take(pos, [0], axis=ax), y.numel()),
+                                  np.take(pos, np.arange(n - 1), axis=ax)], axis=ax)
+        pad = 0 if fn is _cumsum else 1
+        y = gather_map([y, _scalar(y, pad)], shifted) if _is_float(y) else _const(
+            np.append(_a(y).reshape(-1), np.asarray(pad, y.dtype))[shifted], y)
+    if reverse:
+        y = _moved(y, lambda a: np.flip(a, ax))
+    return y
+
+
+def _cumsum(x, ax):
+    if not _is_float(x):
+        return _const(np.cumsum(_a(x), axis=ax).astype(x.dtype), x)
+    n = x.shape[ax]
+    tri = np.tril(np.ones((n, n), dtype=x.dtype))  # y_i = sum_{j <= i} x_j
+    moved = F.permute(x, [d for d in range(x.ndim) if d != ax] + [ax])
+    y = F.matmul(moved, _const(tri.T, x))
+    back = list(range(x.ndim - 1))
+    back.insert(ax, x.ndim - 1)
+    return F.permute(y, back)
+
+
+def _cumprod(x, ax):
+    if not _is_float(x):
+        return _const(np.cumprod(_a(x), axis=ax).astype(x.dtype), x)
+    # y_i = prod_{j <= i} x_j as a product of gathered prefixes (exact gradient, zeros allowed)
+    n = x.shape[ax]
+    pos = _positions(x)
+    out = None
+    for j in range(n):
+        term = np.take(pos, [j], axis=ax)
+        take = np.where(np.arange(n).reshape([-1 if d == ax else 1 for d in range(x.ndim)]) >= j,
+                        np.broadcast_to(term, pos.shape), x.numel())
+        factor = gather_map([x, _scalar(x, 1)], take)
+        out = factor if out is None else out * factor
+    return out
+
+
+@rule("CumSum", 11, 14)
+def cum_sum(x, axis, *, exclusive=0, reverse=0):
+    return _cumulative(x, axis, exclusive, reverse, _cumsum)
+
+
+@rule("CumProd", 26)
+def cum_prod(x, axis, *, exclusive=0, reverse=0):
+    return _cumulative(x, axis, exclusive, reverse, _cumprod)
+
+
+@rule("Einsum", 12)
+def einsum_(*xs, equation):
+    if all(_is_float(x) for x in xs):
+        return einsum(equation, *xs)
+    return _const(np.einsum(equation, *[_a(x) for x in xs]), xs[0])
+
+
+@rule("TensorScatter", 24)
+def tensor_scatter(past, update, write_indices=None, *, axis=-2, mode="linear"):
+    """Write update[b] into the cache of batch b at write_indices[b] along `axis` (wrapping when circular)."""
+    ax = axis % past.ndim
+    starts = _ints(write_indices) if write_indices is not None else [0] * past.shape[0]
+    length, seq = past.shape[ax], update.shape[ax]
+
+    def place(target, values, only=None):
+        ids = np.arange(values.size).reshape(values.shape)
+        for b, start in enumerate(starts):
+            for i in range(seq):
+                j = (start + i) % length if mode == "circular" else start + i
+                dst = [slice(None)] * target.ndim
+                src = [slice(None)] * target.ndim
+                dst[0], dst[ax], src[0], src[ax] = b, j, b, i
+                if only is None:
+                    target[tuple(dst)] = values[tuple(src)]
+                else:
+                    hit = ids[tuple(src)] == only
+                    part = target[tuple(dst)]
+                    part[hit] = values[tuple(src)][hit]
+    return _scatter(past, update, place)
