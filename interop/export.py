@@ -66,7 +66,7 @@ def save(proto, f, external_data=None):
     copy = onnx.ModelProto()
     copy.CopyFrom(proto)  # save_model moves the weights out of the proto it is given
     onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=os.path.basename(path) + ".data", size_threshold=1024)
+                    location=os.path.basename(path) + ".data", size_threshold=0)
 
 
 class ExportInfo:

@@ -1,0 +1,228 @@
+"""ONNX export against onnxruntime: every op case of the table (tests/op_cases.py) exported alone, at several
+opsets and with a symbolic batch; the export options; completeness of the rule table."""
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import autocompyute as ac  # noqa: E402
+from autocompyute import nn  # noqa: E402
+from autocompyute.ops import all_ops  # noqa: E402
+from interop import export_onnx  # noqa: E402
+from interop.errors import ExportError  # noqa: E402
+from interop.onnx.builder import MAX_OPSET, MIN_OPSET  # noqa: E402
+from interop.onnx.registry import EXPORT_RULES, load_rules  # noqa: E402
+from op_cases import CASES  # noqa: E402
+
+RTOL, ATOL = 1e-4, 1e-5
+
+# Cases that cannot be exported, each with its reason.
+EXPORT_EXEMPT = {
+}
+
+# Cases whose export is right at the example's shapes but cannot have a symbolic batch, each with its reason.
+DYNAMIC_EXEMPT = {
+}
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (tuple, list)) else [x]
+
+
+def _f32(arrays):
+    return [np.ascontiguousarray(a.astype(np.float32) if a.dtype.kind == "f" else a) for a in arrays]
+
+
+def run_ort(model, feeds):
+    """Check the model fully, load it in onnxruntime and run it on `feeds` (a list, in input order)."""
+    onnx.checker.check_model(model, full_check=True)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, dict(zip(names, feeds)))
+
+
+def assert_matches(got, want):
+    assert len(got) == len(want), f"{len(got)} outputs from onnxruntime, {len(want)} from autocompyute"
+    for g, w in zip(got, want):
+        w = w.numpy() if isinstance(w, ac.Tensor) else np.asarray(w)
+        assert g.shape == w.shape, f"shape {g.shape} from onnxruntime, {w.shape} from autocompyute"
+        assert g.dtype == w.dtype, f"dtype {g.dtype} from onnxruntime, {w.dtype} from autocompyute"
+        if w.dtype.kind == "f":
+            np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+def _graph_inputs(case, arrays):
+    """The arrays the exported graph takes as inputs (those the function actually uses)."""
+    return arrays
+
+
+exportable = [c for c in CASES if c.name not in EXPORT_EXEMPT]
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, 18, MAX_OPSET])
+@pytest.mark.parametrize("case", exportable, ids=[c.name for c in exportable])
+def test_op_export(case, opset):
+    arrays = _f32(case.arrays())
+    model = export_onnx(case.fn, tuple(arrays), opset=opset, dynamic_batch=False)
+    want = _as_list(case.fn(*[ac.tensor(a) for a in arrays]))
+    used = [i.name for i in model.graph.input]
+    feeds = [a for a, i in zip(arrays, _input_names(len(arrays))) if i in used]
+    assert_matches(run_ort(model, feeds), want)
+
+
+def _input_names(n):
+    return ["input"] if n == 1 else [f"input_{i}" for i in range(n)]
+
+
+def _resize_batch(arrays, b):
+    """The inputs at batch size b: rows cycled along dim 0 of every input that shares the first one's dim 0."""
+    n = arrays[0].shape[0]
+    return [a[np.arange(b) % n] if a.ndim and a.shape[0] == n else a for a in arrays]
+
+
+batchable = [c for c in exportable if c.name not in DYNAMIC_EXEMPT and c.arrays()[0].ndim >= 1]
+
+
+@pytest.mark.parametrize("case", batchable, ids=[c.name for c in batchable])
+def test_op_export_symbolic_batch(case):
+    """One export, run at batch 1, 3 and 8: no reshape, expand or constant bakes the example's batch in."""
+    arrays = _f32(case.arrays())
+    ran = 0
+    for b in (1, 3, 8):
+        try:
+            want = _as_list(case.fn(*[ac.tensor(a) for a in _resize_batch(arrays, b)]))
+        except Exception:
+            continue  # the function itself needs particular sizes (x[1] of a batch of 1, ...)
+        if ran == 0:
+            try:
+                model = export_onnx(case.fn, tuple(arrays))
+            except ExportError as e:
+                if "does not run with a batch" in str(e):
+                    pytest.skip("the case's function fixes its batch size")
+                raise
+            used = [i.name for i in model.graph.input]
+        feeds = [a for a, i in zip(_resize_batch(arrays, b), _input_names(len(arrays))) if i in used]
+        assert_matches(run_ort(model, feeds), want)
+        ran += 1
+    if not ran:
+        pytest.skip("the case's function runs at its example's batch size only")
+
+
+def test_every_op_has_an_export_rule():
+    load_rules()
+    missing = [op.__name__ for op in all_ops() if op not in EXPORT_RULES]
+    assert not missing, f"Ops without an ONNX export rule: {missing}"
+
+
+def test_exempt_cases_exist():
+    names = {c.name for c in CASES}
+    assert set(EXPORT_EXEMPT) <= names and set(DYNAMIC_EXEMPT) <= names
+
+
+# ---- opsets ----
+def _relu_model(opset):
+    from onnx import TensorProto, helper
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
+
+
+def test_default_opset_is_the_newest_onnxruntime_runs():
+    ort.InferenceSession(_relu_model(MAX_OPSET).SerializeToString(), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):
+        ort.InferenceSession(_relu_model(MAX_OPSET + 1).SerializeToString(), providers=["CPUExecutionProvider"])
+    m = export_onnx(lambda x: x.relu(), np.ones((2, 3), np.float32))
+    assert [o.version for o in m.opset_import if o.domain == ""] == [MAX_OPSET]
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET - 1, MAX_OPSET + 1, 7])
+def test_opset_out_of_range_is_a_clear_error(opset):
+    with pytest.raises(ExportError, match=f"opset {opset} is not supported"):
+        export_onnx(lambda x: x.relu(), np.ones((2, 3), np.float32), opset=opset)
+
+
+# ---- modules: names, modes, files ----
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(ac.randn(4, 3))
+        self.register_buffer("scale", ac.ones(3) * 2)
+
+    def forward(self, x):
+        return (x @ self.w).tanh() * self.scale
+
+
+def test_parameters_and_buffers_are_named_initializers(tmp_path):
+    net = _Net()
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    model = export_onnx(net, x, tmp_path / "net.onnx", input_names=["features"], output_names=["scores"])
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+    np.testing.assert_array_equal(inits["w"], net.w.numpy())
+    np.testing.assert_array_equal(inits["scale"], net.scale.numpy())
+    assert [i.name for i in model.graph.input] == ["features"]
+    assert [o.name for o in model.graph.output] == ["scores"]
+    loaded = onnx.load(tmp_path / "net.onnx")
+    assert_matches(run_ort(loaded, [x]), [net(ac.tensor(x))])
+
+
+def test_external_data(tmp_path):
+    net = _Net()
+    x = np.ones((2, 4), np.float32)
+    export_onnx(net, x, tmp_path / "net.onnx", external_data=True)
+    assert (tmp_path / "net.onnx.data").exists()
+    loaded = onnx.load(tmp_path / "net.onnx")
+    assert_matches(run_ort(loaded, [x]), [net(ac.tensor(x))])
+
+
+def test_batch_dim_is_symbolic_in_the_graph():
+    model = export_onnx(_Net(), np.ones((2, 4), np.float32))
+    in_dims = model.graph.input[0].type.tensor_type.shape.dim
+    out_dims = model.graph.output[0].type.tensor_type.shape.dim
+    assert in_dims[0].dim_param == "batch" and in_dims[1].dim_value == 4
+    assert out_dims[0].dim_param == "batch" and out_dims[1].dim_value == 3
+
+
+def test_static_batch_keeps_the_example_shape():
+    model = export_onnx(_Net(), np.ones((2, 4), np.float32), dynamic_batch=False)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+
+
+def test_value_that_follows_the_batch_size():
+    """x.sum(0) / x.shape[0] bakes no batch size: the divisor is read from the input's shape at run time."""
+    def fn(x):
+        return x.sum(0) / x.shape[0] + ac.zeros(x.shape[0], 1).sum(0)
+    model = export_onnx(fn, np.ones((4, 3), np.float32))
+    for b in (1, 3, 8):
+        x = np.random.default_rng(b).standard_normal((b, 3)).astype(np.float32)
+        assert_matches(run_ort(model, [x]), [fn(ac.tensor(x))])
+
+
+def test_model_that_fixes_its_batch_size_is_a_clear_error():
+    with pytest.raises(ExportError, match="dynamic_batch=False"):
+        export_onnx(lambda x: x.reshape(4, 3) + 1, np.ones((4, 3), np.float32))
+
+
+def test_module_mode_is_restored():
+    net = _Net()
+    net.train()
+    export_onnx(net, np.ones((2, 4), np.float32))
+    assert net.training
+    net.eval()
+    export_onnx(net, np.ones((2, 4), np.float32), training=True)
+    assert not net.training
+
+
+def test_several_inputs_and_outputs_and_an_input_as_output():
+    def fn(a, b):
+        s = a + b
+        return s, s * 2, a
+    a, b = np.ones((2, 3), np.float32), np.full((2, 3), 2.0, np.float32)
+    model = export_onnx(fn, (a, b), output_names=["s", "twice"])
+    assert [o.name for o in model.graph.output] == ["s", "twice", "output_2"]
+    assert_matches(run_ort(model, [a, b]), list(fn(ac.tensor(a), ac.tensor(b))))
