@@ -5,6 +5,14 @@ import autocompyute as ac
 from op_cases import Case, U
 
 
+_NP_PAD = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad(x, widths, mode, value=0.0):
+    kw = {"constant_values": value} if mode == "constant" else {}
+    return np.pad(x, widths, mode=_NP_PAD[mode], **kw)
+
+
 def _split(x, sizes, axis):
     return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
 
@@ -41,4 +49,20 @@ CASES = [
          lambda x: x[:2] * x[2:] + x[:2]),
     Case("chunk", lambda x: x.chunk(3, dim=-1), (U(2, 7),), lambda x: _split(x, [3, 3, 1], 1)),
     Case("chunk_fewer", lambda x: ac.chunk(x, 4), (U(3, 2),), lambda x: _split(x, [1, 1, 1], 0)),
+    Case("pad_constant", lambda x: ac.pad(x, (1, 2, 0, 1)), (U(2, 3, 4),), lambda x: _pad(x, [(0, 0), (0, 1), (1, 2)], "constant")),
+    Case("pad_constant_value_crop", lambda x: ac.pad(x, (-1, 2, 1, -2), value=0.5), (U(4, 5),),
+         lambda x: _pad(x[:-2, 1:], [(1, 0), (0, 2)], "constant", 0.5)),
+    Case("pad_reflect", lambda x: ac.pad(x, (2, 3, 1, 1), mode="reflect"), (U(2, 3, 4),),
+         lambda x: _pad(x, [(0, 0), (1, 1), (2, 3)], "reflect")),
+    Case("pad_replicate", lambda x: ac.pad(x, (3, 1), mode="replicate"), (U(2, 3),),
+         lambda x: _pad(x, [(0, 0), (3, 1)], "replicate")),
+    Case("pad_circular", lambda x: ac.pad(x, (2, 1, 3, 0), mode="circular"), (U(2, 3, 4),),
+         lambda x: _pad(x, [(0, 0), (3, 0), (2, 1)], "circular")),
+    Case("flip", lambda x: x.flip((0, -1)), (U(2, 3, 4),), lambda x: x[::-1, :, ::-1]),
+    Case("flip_reused", lambda x: ac.flip(x, 1) * x, (U(2, 3),), lambda x: x[:, ::-1] * x),
+    Case("repeat", lambda x: x.repeat(2, 1, 3), (U(3, 2),), lambda x: np.tile(x, (2, 1, 3))),
+    Case("tile_short", lambda x: x.tile((2,)), (U(2, 3, 2),), lambda x: np.tile(x, (1, 1, 2))),
+    Case("tril", lambda x: x.tril(), (U(4, 3),), np.tril),
+    Case("tril_batched_diag", lambda x: ac.tril(x, -1), (U(2, 3, 4),), lambda x: np.tril(x, -1)),
+    Case("triu_diag", lambda x: x.triu(1), (U(2, 4, 4),), lambda x: np.triu(x, 1)),
 ]

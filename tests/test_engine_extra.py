@@ -142,3 +142,55 @@ def test_bad_dims_raise_shape_errors():
         ac.zeros(2, 3).transpose(0, 2)
     with pytest.raises(ac.ShapeError, match="out of range"):
         ac.zeros(2, 3).sum(dim=2)
+
+
+# ---- gather / scatter_add / masked_fill / pad / repeat ----
+def test_gather_and_scatter_add_accumulate_repeated_indices():
+    g = _grad(lambda x: x.gather(1, ac.tensor([[0, 0, 0], [2, 1, 2]])).sum(), np.ones((2, 3)))
+    np.testing.assert_allclose(g, [[3, 0, 0], [0, 1, 2]])
+    out = ac.zeros(3).scatter_add(0, ac.tensor([1, 1, 2, 1]), ac.tensor([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_allclose(out.numpy(), [0, 7, 3])
+
+
+def test_masked_fill_with_a_tensor_value_differentiates_the_value():
+    x = ac.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = ac.tensor(0.5, requires_grad=True)
+    y = x.masked_fill(ac.tensor([True, False, True]), v)
+    (y * ac.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(x.grad, [0, 2, 0])
+    assert v.grad == pytest.approx(4.0)
+
+
+def test_masked_fill_keeps_dtype_and_fills_minus_inf():
+    x = ac.zeros(2, 2)
+    y = x.masked_fill(ac.tensor([[False, True], [False, False]]), float("-inf"))
+    assert y.dtype == np.float32 and y.numpy()[0, 1] == -np.inf
+
+
+def test_reflect_pad_gradient_adds_border_contributions():
+    g = _grad(lambda x: ac.pad(x, (2, 2), mode="reflect").sum(), [[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(g, [[2, 3, 2]])  # out = x2 x1 | x0 x1 x2 | x1 x0
+
+
+def test_repeat_and_tile_follow_pytorch():
+    x = ac.tensor([[1, 2], [3, 4]])
+    assert x.repeat(1, 2).shape == (2, 4) and x.repeat(3, 1, 1).shape == (3, 2, 2)
+    assert x.tile(2).shape == (2, 4)
+    np.testing.assert_array_equal(x.repeat(2, 1).numpy(), [[1, 2], [3, 4], [1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda: ac.zeros(2, 3).gather(1, ac.tensor([[0], [1], [2]])), ["gather", "(2, 3)", "(3, 1)"]),
+    (lambda: ac.zeros(2, 3).gather(1, ac.tensor([0, 1])), ["gather", "(2, 3)", "(2,)"]),
+    (lambda: ac.zeros(3).scatter_add(0, ac.tensor([0, 1]), ac.zeros(1)), ["scatter_add", "(3,)", "(2,)", "(1,)"]),
+    (lambda: ac.zeros(2, 3).masked_fill(ac.ones(4, 3).bool(), 0.0), ["masked_fill", "(2, 3)", "(4, 3)"]),
+    (lambda: ac.zeros(2, 3).repeat(2), ["repeat", "(2, 3)", "(2,)"]),
+    (lambda: ac.pad(ac.zeros(2, 3), (3, 0), mode="reflect"), ["pad", "(2, 3)", "reflect"]),
+    (lambda: ac.pad(ac.zeros(2, 3), (1, 1, 1)), ["pad", "(2, 3)"]),
+    (lambda: ac.zeros(3).tril(), ["tril", "(3,)"]),
+])
+def test_more_shape_errors(fn, words):
+    with pytest.raises(ac.ShapeError) as info:
+        fn()
+    for w in words:
+        assert w in str(info.value)

@@ -228,3 +228,151 @@ def chunk(x, chunks, dim=0):
     n = x.shape[_dim(dim, x.ndim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
 
+
+
+# ---- padding ----
+class Pad(Op):
+    """Pad each dimension by `widths[d] = (before, after)`. mode "constant" fills with `value` (negative widths
+    crop); "reflect", "replicate" and "circular" read x at mirrored, clamped or wrapped positions, and their
+    gradient adds back into those positions (borders receive several contributions)."""
+    def forward(self, x):
+        xp, widths = self.xp, self.widths
+        self.save(shape=x.shape)
+        if self.mode == "constant":
+            x = x[tuple(slice(_neg(b), n - _neg(a)) for (b, a), n in zip(widths, x.shape))]
+            return xp.pad(x, [(_pos(b), _pos(a)) for b, a in widths], mode="constant", constant_values=self.value)
+        sources = {}
+        for axis, (b, a) in enumerate(widths):
+            if b or a:
+                sources[axis] = self._sources(x.shape[axis], b, a)
+                x = xp.take(x, sources[axis], axis=axis)
+        self.save(sources=sources)
+        return x
+
+    def _sources(self, n, before, after):
+        """For each output position along one dimension, the input position it reads."""
+        p = self.xp.arange(-before, n + after)
+        if self.mode == "reflect":
+            return (n - 1) - self.xp.abs((n - 1) - self.xp.abs(p))
+        if self.mode == "replicate":
+            return self.xp.clip(p, 0, n - 1)
+        return p % n  # circular
+
+    def backward(self, dy):
+        xp, shape, widths = self.xp, self.saved.shape, self.widths
+        if self.mode == "constant":
+            inner = tuple(slice(_pos(b), _pos(b) + n - _neg(b) - _neg(a)) for (b, a), n in zip(widths, shape))
+            if not any(b < 0 or a < 0 for b, a in widths):
+                return (dy[inner],)
+            dx = xp.zeros(shape, dy.dtype)
+            dx[tuple(slice(_neg(b), n - _neg(a)) for (b, a), n in zip(widths, shape))] = dy[inner]
+            return (dx,)
+        for axis, src in reversed(self.saved.sources.items()):
+            g = xp.zeros(dy.shape[:axis] + (shape[axis],) + dy.shape[axis + 1:], dy.dtype)
+            dy = backends.scatter_add(xp, g, (slice(None),) * axis + (src,), dy)
+        return (dy,)
+
+
+def _pos(v):
+    return v if v > 0 else 0
+
+
+def _neg(v):
+    return -v if v < 0 else 0
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode="constant", value=None):
+    """Pad like PyTorch's F.pad: `pad` = (last_before, last_after, second_last_before, ...)."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"pad: {pad} needs an even length of at most 2 * {x.ndim} for shape {x.shape}")
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: unknown mode {mode!r}; expected one of {PAD_MODES}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode != "constant":
+        for (b, a), n in zip(widths, x.shape):
+            limit = n - 1 if mode == "reflect" else n if mode == "circular" else float("inf") if n else 0
+            if b < 0 or a < 0 or b > limit or a > limit:
+                raise ShapeError(f"pad: {mode} padding {pad} does not fit shape {x.shape}")
+    elif any(n - _neg(b) - _neg(a) < 0 for (b, a), n in zip(widths, x.shape)):
+        raise ShapeError(f"pad: cropping {pad} is larger than shape {x.shape}")
+    return Pad.apply(x, pad=pad, widths=tuple(widths), mode=mode, value=0 if value is None else value)
+
+
+# ---- flips, repeats, triangles ----
+class Flip(Op):
+    """Reverse the order along `axes` (a view)."""
+    def forward(self, x):
+        return self.xp.flip(x, axis=self.axes)
+
+    def backward(self, dy):
+        return (self.xp.flip(dy, axis=self.axes),)
+
+
+class Tile(Op):
+    """Repeat x `reps[d]` times along each dimension (x gets leading size-1 dimensions if reps is longer)."""
+    def forward(self, x):
+        self.save(shape=x.shape)
+        return self.xp.tile(x, self.reps)
+
+    def backward(self, dy):
+        shape = self.saved.shape
+        full = (1,) * (len(self.reps) - len(shape)) + tuple(shape)
+        interleaved = [n for pair in zip(self.reps, full) for n in pair]  # (r0, n0, r1, n1, ...)
+        summed = dy.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2)))
+        return (summed.reshape(shape),)
+
+
+class Tril(Op):
+    """Keep the elements on and below the `diagonal`-th diagonal of the last two dimensions."""
+    def forward(self, x):
+        return self.xp.tril(x, self.diagonal)
+
+    def backward(self, dy):
+        return (self.xp.tril(dy, self.diagonal),)
+
+
+class Triu(Op):
+    """Keep the elements on and above the `diagonal`-th diagonal of the last two dimensions."""
+    def forward(self, x):
+        return self.xp.triu(x, self.diagonal)
+
+    def backward(self, dy):
+        return (self.xp.triu(dy, self.diagonal),)
+
+
+def flip(x, dims):
+    return Flip.apply(x, axes=_dims(dims, x.ndim, "flip"))
+
+
+def repeat(x, sizes):
+    """PyTorch's repeat: one count per dimension (more counts than dimensions add leading dimensions)."""
+    sizes = _as_shape(sizes)
+    if len(sizes) < x.ndim:
+        raise shape_error("repeat", x.shape, sizes, why="needs at least one count per dimension")
+    return Tile.apply(x, reps=sizes)
+
+
+def tile(x, dims):
+    """Like repeat, but fewer counts than dimensions are padded with leading 1s."""
+    dims = _as_shape(dims)
+    return Tile.apply(x, reps=(1,) * (x.ndim - len(dims)) + dims)
+
+
+def _triangle(op, name, x, diagonal):
+    if x.ndim < 2:
+        raise ShapeError(f"{name}: needs at least 2 dimensions, got shape {x.shape}")
+    return op.apply(x, diagonal=int(diagonal))
+
+
+def tril(x, diagonal=0):
+    return _triangle(Tril, "tril", x, diagonal)
+
+
+def triu(x, diagonal=0):
+    return _triangle(Triu, "triu", x, diagonal)
