@@ -15,10 +15,10 @@ from .ops.reduce import (  # noqa: F401
 )
 from .ops.linalg import matmul  # noqa: F401
 from .ops.movement import (  # noqa: F401
-    cat, chunk, concat, concatenate, expand, flatten, permute, reshape, split, squeeze, stack, transpose, unsqueeze,
-    view,
+    cat, chunk, concat, concatenate, expand, flatten, flip, pad, permute, repeat, reshape, split, squeeze, stack, tile,
+    transpose, tril, triu, unsqueeze, view,
 )
-from .ops.index import getitem  # noqa: F401
+from .ops.index import gather, getitem, masked_fill, scatter_add  # noqa: F401
 from .ops.conv import (  # noqa: F401
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
     conv_transpose2d, max_pool1d, max_pool2d,
