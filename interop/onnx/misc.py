@@ -900,3 +900,38 @@ def max_unpool(x, indices, output_shape=None, *, kernel_shape, pads=None, stride
         shape = _ints(output_shape)
         pos = np.pad(pos, [(0, s - i) for s, i in zip(shape, inferred)], constant_values=x.numel())
     return gather_map([x, _scalar(x, 0)], pos)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pad: constant, reflect, edge and wrap; negative pads crop
+# ---------------------------------------------------------------------------------------------------------
+def _pad(x, pads, mode, value, axes=None):
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    k = len(axes)
+    widths = [[0, 0] for _ in range(x.ndim)]
+    for i, ax in enumerate(axes):
+        widths[ax] = [pads[i], pads[i + k]]
+    pos = _positions(x)
+    crop = tuple(slice(max(-b, 0), pos.shape[d] - max(-e, 0)) for d, (b, e) in enumerate(widths))
+    pos = pos[crop]
+    grow = [(max(b, 0), max(e, 0)) for b, e in widths]
+    n = x.numel()
+    if mode == "constant":
+        pos = np.pad(pos, grow, constant_values=n)
+        if value is None:
+            value = _scalar(x, 0)
+        extra = F.reshape(value, (1,)) if _is_float(x) else value
+        if _is_float(x):
+            return gather_map([x, F.cast(extra, x.dtype) if extra.dtype != x.dtype else extra], pos)
+        return _const(np.append(_a(x).reshape(-1), _a(value).reshape(-1)[:1].astype(x.dtype))[pos], x)
+    pos = np.pad(pos, grow, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])
+    return _gather(x, pos) if _is_float(x) else _const(_a(x).reshape(-1)[pos], x)
+
+
+rule("Pad", 1)(lambda x, *, paddings, mode="constant", value=0.0: _pad(x, paddings, mode, _scalar(x, value)))
+rule("Pad", 2)(lambda x, *, pads, mode="constant", value=0.0: _pad(x, pads, mode, _scalar(x, value)))
+
+
+@rule("Pad", 11, 13, 18, 19, 21, 23, 24, 25)
+def pad(x, pads, constant_value=None, axes=None, *, mode="constant"):
+    return _pad(x, _ints(pads), mode, constant_value, None if axes is None else _ints(axes))
