@@ -1,4 +1,4 @@
-"""`x[index]` with numpy's basic and advanced indexing."""
+"""`x[index]` with numpy's basic and advanced indexing, and PyTorch's gather, scatter_add and masked_fill."""
 import numpy as np
 
 from .. import backends
