@@ -1,0 +1,294 @@
+"""ONNX rules for autocompyute/ops/conv.py: convolutions and pooling."""
+import math
+
+import numpy as np
+
+import autocompyute.functional as F
+from autocompyute.ops.conv import Conv, ConvTranspose, avg_pool
+from autocompyute.ops.conv import max_pool as engine_max_pool
+
+from .import_util import const, ints, values
+from .registry import import_rule
+
+# ---- export ----
+from autocompyute.ops import conv as conv_ops  # noqa: E402
+from .registry import export_rule  # noqa: E402
+
+
+def _batched(g, op, x, nd):
+    """Unsqueeze an unbatched input (C, *spatial) to (1, C, *spatial); says whether it did."""
+    if op.inputs[0].ndim == nd + 1:
+        return g.unsqueeze(x, [0]), True
+    return x, False
+
+
+@export_rule(conv_ops.Conv)
+def _export_conv(g, op, inputs):
+    w = op.inputs[1]
+    nd = w.ndim - 2
+    x, unbatched = _batched(g, op, inputs[0], nd)
+    y = g.add_node("Conv", [x] + list(inputs[1:]), kernel_shape=list(w.shape[2:]), strides=list(op.stride),
+                   pads=[lo for lo, _ in op.padding] + [hi for _, hi in op.padding], dilations=list(op.dilation),
+                   group=int(op.groups))
+    return g.squeeze(y, [0]) if unbatched else y
+
+
+@export_rule(conv_ops.ConvTranspose)
+def _export_conv_transpose(g, op, inputs):
+    w = op.inputs[1]
+    nd = w.ndim - 2
+    x, unbatched = _batched(g, op, inputs[0], nd)
+    y = g.add_node("ConvTranspose", [x] + list(inputs[1:]), kernel_shape=list(w.shape[2:]),
+                   strides=list(op.stride), pads=[lo for lo, _ in op.padding] + [hi for _, hi in op.padding],
+                   dilations=list(op.dilation), output_padding=list(op.output_padding), group=int(op.groups))
+    return g.squeeze(y, [0]) if unbatched else y
+
+
+@export_rule(conv_ops.MaxPool)
+def _export_max_pool(g, op, inputs):
+    nd = len(op.kernel_size)
+    x, unbatched = _batched(g, op, inputs[0], nd)
+    outs = g.add_node("MaxPool", [x], n_outputs=2 if op.return_indices else 1, kernel_shape=list(op.kernel_size),
+                      strides=list(op.stride), pads=list(op.padding) * 2, dilations=list(op.dilation),
+                      ceil_mode=int(op.ceil_mode))
+    outs = outs if isinstance(outs, list) else [outs]
+    if op.return_indices:  # ONNX counts over the whole tensor, PyTorch within each (H, W) plane
+        plane = int(np.prod(op.inputs[0].shape[-nd:]))
+        outs[1] = g.add_node("Mod", [outs[1], g.const(np.int64(plane))])
+    return [g.squeeze(o, [0]) for o in outs] if unbatched else outs
+
+
+@export_rule(conv_ops.AvgPool)
+def _export_avg_pool(g, op, inputs):
+    nd = len(op.kernel_size)
+    x, unbatched = _batched(g, op, inputs[0], nd)
+    include = op.count_include_pad or op.divisor_override is not None
+    y = g.add_node("AveragePool", [x], kernel_shape=list(op.kernel_size), strides=list(op.stride),
+                   pads=list(op.padding) * 2, ceil_mode=int(op.ceil_mode), count_include_pad=int(include))
+    if op.divisor_override is not None:  # mean over the window * window size / divisor
+        scale = float(np.prod(op.kernel_size)) / op.divisor_override
+        y = g.add_node("Mul", [y, g.const(scale, op.inputs[0].dtype)])
+    return g.squeeze(y, [0]) if unbatched else y
+
+
+@export_rule(conv_ops.AdaptiveAvgPool)
+def _export_adaptive_avg_pool(g, op, inputs):
+    t, x = op.inputs[0], inputs[0]
+    nd = len(op.output_size)
+    spatial = t.shape[-nd:]
+    if all(o == 1 for o in op.output_size):
+        return g.reduce("ReduceMean", x, list(range(t.ndim - nd, t.ndim)), True)
+    if all(s % o == 0 for s, o in zip(spatial, op.output_size)):
+        x, unbatched = _batched(g, op, x, nd)
+        kernel = [s // o for s, o in zip(spatial, op.output_size)]
+        y = g.add_node("AveragePool", [x], kernel_shape=kernel, strides=kernel)
+        return g.squeeze(y, [0]) if unbatched else y
+    # overlapping bins: one averaging matrix per spatial dim, as the engine does
+    for i, (s, o) in enumerate(zip(spatial, op.output_size)):
+        axis = t.ndim - nd + i
+        m = np.asarray(conv_ops.adaptive_bins(np, s, o, t.dtype))  # (o, s)
+        perm = list(range(t.ndim))
+        perm[axis], perm[-1] = perm[-1], perm[axis]
+        x = g.add_node("Transpose", [x], perm=perm)
+        x = g.add_node("MatMul", [x, g.const(np.ascontiguousarray(m.T))])
+        x = g.add_node("Transpose", [x], perm=perm)
+    return x
+
+
+
+# ---- import ----
+def _auto_pads(auto_pad, spatial, kernel, strides, dilations, pads):
+    """(lo, hi) per spatial dim from ONNX's pads [x1_begin, x2_begin, ..., x1_end, ...] or auto_pad."""
+    nd = len(spatial)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        out = []
+        for s, k, st, d in zip(spatial, kernel, strides, dilations):
+            total = max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0)
+            small = total // 2
+            out.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
+        return tuple(out)
+    if auto_pad == "VALID" or pads is None:
+        return ((0, 0),) * nd
+    return tuple((pads[i], pads[i + nd]) for i in range(nd))
+
+
+def _geometry(x, kernel_shape, strides, dilations, nd):
+    strides = tuple(strides) if strides is not None else (1,) * nd
+    dilations = tuple(dilations) if dilations is not None else (1,) * nd
+    return strides, dilations
+
+
+@import_rule("Conv", since=1)
+def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+    nd = w.ndim - 2
+    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
+    padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
+    args = (x, w) if b is None else (x, w, b)
+    return Conv.apply(*args, stride=strides, padding=padding, dilation=dilations, groups=group)
+
+
+@import_rule("ConvTranspose", since=1)
+def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+                   output_padding=None, output_shape=None, pads=None, strides=None):
+    nd = w.ndim - 2
+    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
+    output_padding = tuple(output_padding) if output_padding is not None else (0,) * nd
+    full = [(s - 1) * st + (k - 1) * d + 1 + op for s, st, k, d, op in
+            zip(x.shape[2:], strides, w.shape[2:], dilations, output_padding)]
+    if output_shape is not None:  # pads follow from the requested size
+        padding = []
+        for f, o in zip(full, output_shape[-nd:]):
+            total = f - o
+            small = total // 2
+            padding.append((total - small, small) if auto_pad == "SAME_LOWER" else (small, total - small))
+        padding = tuple(padding)
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        padding = []
+        for f, s, st in zip(full, x.shape[2:], strides):
+            total = max(f - s * st, 0)
+            small = total // 2
+            padding.append((total - small, small) if auto_pad == "SAME_UPPER" else (small, total - small))
+        padding = tuple(padding)
+    else:
+        padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
+    args = (x, w) if b is None else (x, w, b)
+    if all(lo == hi for lo, hi in padding):
+        return ConvTranspose.apply(*args, stride=strides, padding=padding, output_padding=output_padding,
+                                   dilation=dilations, groups=group)
+    y = ConvTranspose.apply(*args, stride=strides, padding=((0, 0),) * nd, output_padding=output_padding,
+                            dilation=dilations, groups=group)
+    return y[(slice(None), slice(None)) + tuple(slice(lo, y.shape[2 + i] - hi) for i, (lo, hi) in enumerate(padding))]
+
+
+def _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, name):
+    nd = len(kernel_shape)
+    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
+    padding = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations, pads)
+    if any(lo != hi for lo, hi in padding):
+        raise ValueError(f"{name}: asymmetric pads {padding} are not supported")
+    return strides, dilations, tuple(lo for lo, _ in padding)
+
+
+@import_rule("MaxPool", since=1)
+def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
+             strides=None, ctx):
+    strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, "MaxPool")
+    nd = len(kernel_shape)
+    if len([n for n in ctx.node.outputs if n]) > 1:
+        raise ValueError("MaxPool: the Indices output is not supported")
+    return engine_max_pool(x, kernel_shape, strides, padding, dilations, bool(ceil_mode), nd=nd)
+
+
+@import_rule("AveragePool", since=1)
+def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
+                 pads=None, strides=None):
+    strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad,
+                                                "AveragePool")
+    if any(d != 1 for d in dilations):
+        raise ValueError("AveragePool: dilations are not supported")
+    return avg_pool(x, kernel_shape, strides, padding, bool(ceil_mode), bool(count_include_pad),
+                    nd=len(kernel_shape))
+
+
+@import_rule("GlobalAveragePool", since=1)
+def global_average_pool(x):
+    return F.mean(x, tuple(range(2, x.ndim)), keepdim=True)
+
+
+@import_rule("GlobalMaxPool", since=1)
+def global_max_pool(x):
+    y = x
+    for d in range(x.ndim - 1, 1, -1):
+        y = F.max(y, d, keepdim=True)[0]
+    return y
+
+
+# ---- Resize: nearest and (bi/tri)linear, one axis at a time ----
+def _source_coords(out_size, in_size, scale, mode, roi_lo=0.0, roi_hi=1.0):
+    o = np.arange(out_size, dtype=np.float64)
+    if mode == "half_pixel":
+        return (o + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (o + 0.5) / scale - 0.5 if out_size > 1 else np.zeros(out_size)
+    if mode == "align_corners":
+        return o * (in_size - 1) / (out_size - 1) if out_size > 1 else np.zeros(out_size)
+    if mode == "asymmetric":
+        return o / scale
+    if mode == "half_pixel_symmetric":
+        adj = out_size / (scale * in_size)
+        center = in_size / 2 * (1 - adj)
+        return center + (o + 0.5) / scale - 0.5
+    if mode == "tf_crop_and_resize":
+        if out_size > 1:
+            return roi_lo * (in_size - 1) + o * (roi_hi - roi_lo) * (in_size - 1) / (out_size - 1)
+        return np.full(out_size, 0.5 * (roi_lo + roi_hi) * (in_size - 1))
+    raise ValueError(f"Resize: coordinate_transformation_mode {mode!r} is not supported")
+
+
+def _nearest(coords, nearest_mode):
+    if nearest_mode == "round_prefer_floor":
+        return np.where(coords - np.floor(coords) == 0.5, np.floor(coords), np.round(coords))
+    if nearest_mode == "round_prefer_ceil":
+        return np.floor(coords + 0.5)
+    if nearest_mode == "floor":
+        return np.floor(coords)
+    if nearest_mode == "ceil":
+        return np.ceil(coords)
+    raise ValueError(f"Resize: nearest_mode {nearest_mode!r} is not supported")
+
+
+def _take(x, axis, idx):
+    return x[(slice(None),) * axis + (idx,)]
+
+
+def _resize(x, out_shape, scales, mode, coord_mode, nearest_mode):
+    if mode not in ("nearest", "linear"):
+        raise ValueError(f"Resize: mode {mode!r} is not supported (nearest and linear are)")
+    for axis, (n_in, n_out, scale) in enumerate(zip(x.shape, out_shape, scales)):
+        if n_in == n_out and scale == 1.0:
+            continue
+        coords = _source_coords(n_out, n_in, scale, coord_mode)
+        if mode == "nearest":
+            x = _take(x, axis, np.clip(_nearest(coords, nearest_mode), 0, n_in - 1).astype(np.int64))
+            continue
+        coords = np.clip(coords, 0, n_in - 1)
+        lo = np.floor(coords).astype(np.int64)
+        hi = np.minimum(lo + 1, n_in - 1)
+        frac = (coords - lo).astype(x.dtype)
+        shape = [1] * x.ndim
+        shape[axis] = n_out
+        w = const(frac.reshape(shape), x)
+        x = _take(x, axis, lo) * (1 - w) + _take(x, axis, hi) * w
+    return x
+
+
+@import_rule("Resize", since=11)
+def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coordinate_transformation_mode="half_pixel",
+           cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
+           mode="nearest", nearest_mode="round_prefer_floor"):
+    if antialias or exclude_outside or keep_aspect_ratio_policy != "stretch":
+        raise ValueError("Resize: antialias, exclude_outside and keep_aspect_ratio_policy are not supported")
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    scale_list = [1.0] * x.ndim
+    out_shape = list(x.shape)
+    if sizes is not None and sizes.numel():
+        for a, s in zip(axes, ints(sizes)):
+            out_shape[a] = s
+            scale_list[a] = s / x.shape[a]
+    else:
+        for a, s in zip(axes, values(scales).reshape(-1).tolist()):
+            scale_list[a] = float(s)
+            out_shape[a] = int(math.floor(x.shape[a] * s))
+    return _resize(x, out_shape, scale_list, mode, coordinate_transformation_mode, nearest_mode)
+
+
+@import_rule("Upsample", since=9)
+def upsample(x, scales, *, mode="nearest"):
+    s = values(scales).reshape(-1).tolist()
+    out_shape = [int(math.floor(n * f)) for n, f in zip(x.shape, s)]
+    return _resize(x, out_shape, s, mode, "asymmetric", "floor")
+
+
+@import_rule("Resize", since=10)
+def resize_10(x, scales, *, mode="nearest"):
+    return upsample(x, scales, mode=mode)

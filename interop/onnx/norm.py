@@ -1,0 +1,120 @@
+"""ONNX rules for autocompyute/ops/norm.py: batch, layer, group and instance normalisation."""
+import numpy as np
+
+import autocompyute.functional as F
+from autocompyute.ops.norm import BatchNorm
+from autocompyute.tensor import Tensor
+
+from .registry import import_rule
+
+# ---- export ----
+from autocompyute.ops import norm as norm_ops  # noqa: E402
+from .registry import export_rule  # noqa: E402
+from ..errors import ExportError  # noqa: E402
+
+
+def _channel_vector(g, v, ndim):
+    """A per-channel (C,) vector reshaped to (C, 1, ...) so it broadcasts against (N, C, ...)."""
+    return g.unsqueeze(v, list(range(1, ndim - 1))) if ndim > 2 else v
+
+
+def _normalized(g, x, axes, eps, dtype):
+    """(x - mean) / sqrt(var + eps) over `axes`, biased variance."""
+    centered = g.add_node("Sub", [x, g.reduce("ReduceMean", x, axes, True)])
+    var = g.reduce("ReduceMean", g.add_node("Mul", [centered, centered]), axes, True)
+    std = g.add_node("Sqrt", [g.add_node("Add", [var, g.const(eps, dtype)])])
+    return g.add_node("Div", [centered, std])
+
+
+@export_rule(norm_ops.LayerNorm)
+def _export_layer_norm(g, op, inputs):
+    x, w, b = inputs
+    t = op.inputs[0]
+    if g.opset >= 17:
+        return g.add_node("LayerNormalization", [x, w, b], axis=-op.n_dims, epsilon=op.eps)
+    xhat = _normalized(g, x, list(range(t.ndim - op.n_dims, t.ndim)), op.eps, t.dtype)
+    return g.add_node("Add", [g.add_node("Mul", [xhat, w]), b])
+
+
+@export_rule(norm_ops.BatchNorm)
+def _export_batch_norm(g, op, inputs):
+    if not op.training:
+        x, w, b, mean, var = inputs
+        return g.add_node("BatchNormalization", [x, w, b, mean, var], epsilon=op.eps)
+    if g.opset < 14:
+        raise ExportError("training-mode BatchNormalization needs opset >= 14 (training_mode arrived there)")
+    # Training mode: the batch statistics. With momentum 0 ONNX's running-statistics outputs are exactly the
+    # batch mean and biased variance, the engine op's 2nd and 3rd outputs; the running inputs are then unused.
+    x, w, b = inputs
+    c = op.inputs[0].shape[1]
+    zeros, ones = g.const(np.zeros(c, op.inputs[0].dtype)), g.const(np.ones(c, op.inputs[0].dtype))
+    return g.add_node("BatchNormalization", [x, w, b, zeros, ones], n_outputs=3, epsilon=op.eps, momentum=0.0,
+                      training_mode=1)
+
+
+@export_rule(norm_ops.GroupNorm)
+def _export_group_norm(g, op, inputs):
+    x, w, b = inputs
+    t = op.inputs[0]
+    grouped = g.add_node("Reshape", [x, g.ints([0, op.num_groups, -1])])  # (N, G, C/G * spatial)
+    xhat = _normalized(g, grouped, [2], op.eps, t.dtype)
+    xhat = g.add_node("Reshape", [xhat, g.add_node("Shape", [x])])
+    y = g.add_node("Mul", [xhat, _channel_vector(g, w, t.ndim)])
+    return g.add_node("Add", [y, _channel_vector(g, b, t.ndim)])
+
+
+
+# ---- import ----
+@import_rule("BatchNormalization", since=9)
+def batch_normalization(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, training_mode=0, ctx):
+    """eval(): the running statistics. train() or training_mode=1: the batch statistics, and the running ones
+    move as ONNX defines: running = running * momentum + batch * (1 - momentum) (biased batch variance).
+    In train() the module's buffers are updated in place."""
+    if not (ctx.training or training_mode):
+        return F.batch_norm(x, mean, var, scale, bias, training=False, eps=epsilon)
+    y, batch_mean, batch_var = BatchNorm.apply(x, scale, bias, training=True, eps=float(epsilon))
+    new_mean = (mean.data * momentum + batch_mean.data * (1 - momentum)).astype(mean.dtype)
+    new_var = (var.data * momentum + batch_var.data * (1 - momentum)).astype(var.dtype)
+    if ctx.training and not mean.requires_grad and not var.requires_grad:
+        mean.data, var.data = new_mean, new_var
+    return y, Tensor(new_mean), Tensor(new_var)
+
+
+@import_rule("LayerNormalization", since=17)
+def layer_normalization(x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1, ctx):
+    axis = axis % x.ndim
+    shape = tuple(x.shape[axis:])
+    exact = tuple(scale.shape) == shape and (bias is None or tuple(bias.shape) == shape)
+    y = F.layer_norm(x, shape, scale if exact else None, bias if exact else None, eps=epsilon)
+    if not exact:  # scale and bias that only broadcast to the normalised shape
+        y = y * scale + bias if bias is not None else y * scale
+    if len([n for n in ctx.node.outputs if n]) == 1:
+        return y
+    dims = tuple(range(axis, x.ndim))
+    data = x.data.astype(np.float32) if stash_type == 1 and x.dtype != np.float64 else x.data
+    mean = data.mean(axis=dims, keepdims=True)
+    inv_std = 1 / np.sqrt(data.var(axis=dims, keepdims=True) + epsilon)
+    return y, Tensor(mean), Tensor(inv_std)
+
+
+def _per_group(t, num_groups, channels):
+    """Opset 18's per-group scale or bias, repeated for each channel of its group."""
+    return F.reshape(F.expand(F.reshape(t, (num_groups, 1)), (num_groups, channels // num_groups)), (channels,))
+
+
+@import_rule("GroupNormalization", since=18)
+def group_normalization_18(x, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
+    c = x.shape[1]
+    if tuple(scale.shape) == (num_groups,) and num_groups != c:
+        scale, bias = _per_group(scale, num_groups, c), _per_group(bias, num_groups, c)
+    return F.group_norm(x, num_groups, scale, bias, eps=epsilon)
+
+
+@import_rule("GroupNormalization", since=21)
+def group_normalization_21(x, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
+    return F.group_norm(x, num_groups, scale, bias, eps=epsilon)
+
+
+@import_rule("InstanceNormalization", since=6)
+def instance_normalization(x, scale, bias, *, epsilon=1e-5):
+    return F.group_norm(x, x.shape[1], scale, bias, eps=epsilon)

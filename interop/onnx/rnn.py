@@ -1,0 +1,104 @@
+"""Import rules for ONNX's recurrent layers (LSTM, GRU), composed from Tensor ops: the input projection of all
+time steps is one matmul, the loop runs only over the recurrent part."""
+import numpy as np
+
+import autocompyute.functional as F
+
+from .import_util import const, ints
+from .registry import import_rule
+
+_ACTIVATIONS = {"Sigmoid": F.sigmoid, "Tanh": F.tanh, "Relu": F.relu}
+
+
+def _activations(names, defaults, n_dir):
+    names = names or defaults * n_dir
+    try:
+        return [_ACTIVATIONS[n] for n in names]
+    except KeyError as e:
+        raise ValueError(f"RNN activation {e.args[0]!r} is not supported") from None
+
+
+def _prepare(x, sequence_lens, clip, layout, what):
+    if clip is not None:
+        raise ValueError(f"{what}: clip is not supported")
+    seq = F.permute(x, (1, 0, 2)) if layout else x     # (T, B, I)
+    if sequence_lens is not None and any(n != seq.shape[0] for n in ints(sequence_lens)):
+        raise ValueError(f"{what}: sequence_lens shorter than the sequence are not supported")
+    return seq
+
+
+def _initial(state, seq, layout, n_dir, hidden):
+    if state is None:
+        return const(np.zeros((n_dir, seq.shape[1], hidden), seq.dtype), seq)
+    return F.permute(state, (1, 0, 2)) if layout else state   # (D, B, H)
+
+
+def _run(seq, direction, layout, step, states):
+    """Run `step(d, t, *state) -> state` over time for each direction; state[0] is h. Returns Y (T, D, B, H)
+    (or (B, T, D, H) with layout 1) and the final states (D, B, H) (or (B, D, H))."""
+    reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    ys, finals = [], []
+    for d, reverse in enumerate(reverses):
+        state = tuple(s[d] for s in states)
+        outs = []
+        for t in (range(seq.shape[0] - 1, -1, -1) if reverse else range(seq.shape[0])):
+            state = step(d, t, *state)
+            outs.append(state[0])
+        ys.append(F.stack(outs[::-1] if reverse else outs, 0))     # (T, B, H)
+        finals.append(state)
+    y = F.stack(ys, 1)                                              # (T, D, B, H)
+    final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
+    if layout:
+        y = F.permute(y, (2, 0, 1, 3))
+        final = [F.permute(f, (1, 0, 2)) for f in final]
+    return (y, *final)
+
+
+@import_rule("LSTM", since=7)
+def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None, *, activation_alpha=None,
+         activation_beta=None, activations=None, clip=None, direction="forward", hidden_size, input_forget=0,
+         layout=0):
+    """Gates in ONNX order i, o, f, c: c' = f*c + i*g(c~), h' = o*h(c')."""
+    if p is not None or input_forget:
+        raise ValueError("LSTM: peepholes and input_forget are not supported")
+    seq = _prepare(x, sequence_lens, clip, layout, "LSTM")
+    n_dir, hs = w.shape[0], hidden_size
+    acts = _activations(activations, ["Sigmoid", "Tanh", "Tanh"], n_dir)
+    xw = [F.matmul(seq, w[d].T) + (b[d, :4 * hs] + b[d, 4 * hs:] if b is not None else 0) for d in range(n_dir)]
+    rt = [r[d].T for d in range(n_dir)]
+
+    def step(d, t, h, c):
+        f_act, g_act, h_act = acts[3 * d:3 * d + 3]
+        i, o, f, g = F.split(xw[d][t] + F.matmul(h, rt[d]), hs, 1)    # (B, H) each
+        c = f_act(f) * c + f_act(i) * g_act(g)
+        return f_act(o) * h_act(c), c
+
+    h0, c0 = _initial(initial_h, seq, layout, n_dir, hs), _initial(initial_c, seq, layout, n_dir, hs)
+    return _run(seq, direction, layout, step, [h0, c0])
+
+
+@import_rule("GRU", since=7)
+def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+        activations=None, clip=None, direction="forward", hidden_size, layout=0, linear_before_reset=0):
+    """Gates in ONNX order z, r, h: h' = (1 - z) * h~ + z * h."""
+    seq = _prepare(x, sequence_lens, clip, layout, "GRU")
+    n_dir, hs = w.shape[0], hidden_size
+    acts = _activations(activations, ["Sigmoid", "Tanh"], n_dir)
+    xw = [F.matmul(seq, w[d].T) + (b[d, :3 * hs] if b is not None else 0) for d in range(n_dir)]
+    rb = [b[d, 3 * hs:] if b is not None else None for d in range(n_dir)]
+    rt = [r[d].T for d in range(n_dir)]
+
+    def step(d, t, h):
+        f_act, g_act = acts[2 * d:2 * d + 2]
+        xz, xr, xh = F.split(xw[d][t], hs, 1)
+        rz_w, rr_w, rh_w = F.split(rt[d], hs, 1)                       # (H, H) each
+        rz_b, rr_b, rh_b = F.split(rb[d], hs, 0) if rb[d] is not None else (0, 0, 0)
+        z = f_act(xz + F.matmul(h, rz_w) + rz_b)
+        rg = f_act(xr + F.matmul(h, rr_w) + rr_b)
+        if linear_before_reset:
+            cand = g_act(xh + rg * (F.matmul(h, rh_w) + rh_b))
+        else:
+            cand = g_act(xh + F.matmul(rg * h, rh_w) + rh_b)
+        return ((1 - z) * cand + z * h,)
+
+    return _run(seq, direction, layout, step, [_initial(initial_h, seq, layout, n_dir, hs)])
