@@ -10,4 +10,6 @@ from .tensor import (  # noqa: F401
     randn, randn_like, tensor, zeros, zeros_like,
 )
 
+from . import nn, optim  # noqa: F401,E402
+
 __version__ = "0.1.0"

@@ -31,3 +31,7 @@ class StateDictError(AutoCompyuteError, KeyError):
 
     def __str__(self):
         return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(AutoCompyuteError, OSError):
+    """A checkpoint file that is missing, unreadable or not a valid safetensors file (the message names it)."""

@@ -4,3 +4,9 @@ from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from .pooling import (  # noqa: F401,E402
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
 )
+from .layers import (  # noqa: F401
+    BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU,
+    GroupNorm, Hardsigmoid, Hardswish, Hardtanh, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU, Linear,
+    LogSoftmax, MSELoss, NLLLoss, ReLU, ReLU6, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softplus, Tanh,
+)
+from . import functional, init, utils  # noqa: F401,E402

@@ -1,0 +1,6 @@
+"""Optimizers and learning-rate schedulers with PyTorch's names, arguments and update formulas."""
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .sgd import SGD  # noqa: F401
