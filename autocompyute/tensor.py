@@ -181,7 +181,8 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     def _accumulate(self, g):
-        self.grad = g if self.grad is None else self.grad + g
+        # a fresh array: backward may hand out read-only broadcast views, or one array to several inputs
+        self.grad = g.copy() if self.grad is None else self.grad + g
 
     def zero_grad_(self):
         self.grad = None

@@ -139,3 +139,12 @@ def test_cuda_without_gpu_is_a_clear_error():
         ac.ones(2).to("cuda")
     with pytest.raises(ac.DeviceError, match="unknown device"):
         ac.ones(2).to("tpu")
+
+
+def test_leaf_gradients_are_writable_and_not_shared():
+    a = ac.randn(3, requires_grad=True)
+    b = ac.randn(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad *= 2  # in-place update, as optimizers and clipping do
+    np.testing.assert_allclose(b.grad, np.ones(3))
+    np.testing.assert_allclose(a.grad, 2 * np.ones(3))
