@@ -497,12 +497,12 @@ def _reduce_place(place, out, vals, fn):
 def _elements_placer(indices, axis):
     def place(target, values, only=None):
         idx = _fix_index(indices, target.shape[axis])
-        if only is None:
-            np.put_along_axis(target, idx, values, axis=axis)
-            return
-        coords = list(np.unravel_index(only, idx.shape))
-        coords[axis] = idx.reshape(-1)[only]
-        target[tuple(coords)] = values.reshape(-1)[only]
+        coords = list(np.indices(idx.shape))  # every update's coordinates, with `axis` taken from indices
+        coords[axis] = idx
+        if only is not None:
+            coords = [c.reshape(-1)[only] for c in coords]
+            values = values.reshape(-1)[only]
+        target[tuple(coords)] = values
     return place
 
 
