@@ -66,6 +66,15 @@ def _export_group_norm(g, op, inputs):
 
 # ---- import ----
 @import_rule("BatchNormalization", since=9)
+def batch_normalization_9(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, ctx):
+    """Before opset 14 a node in training mode is one with more than one output (Y, mean, var, saved_mean,
+    saved_var)."""
+    training_mode = int(len([n for n in ctx.node.outputs if n]) > 1)
+    return batch_normalization(x, scale, bias, mean, var, epsilon=epsilon, momentum=momentum,
+                               training_mode=training_mode, ctx=ctx)
+
+
+@import_rule("BatchNormalization", since=14)
 def batch_normalization(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, training_mode=0, ctx):
     """eval(): the running statistics. train() or training_mode=1: the batch statistics, and the running ones
     move as ONNX defines: running = running * momentum + batch * (1 - momentum) (biased batch variance).
@@ -77,7 +86,7 @@ def batch_normalization(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9
     new_var = (var.data * momentum + batch_var.data * (1 - momentum)).astype(var.dtype)
     if ctx.training and not mean.requires_grad and not var.requires_grad:
         mean.data, var.data = new_mean, new_var
-    return y, Tensor(new_mean), Tensor(new_var)
+    return y, Tensor(new_mean), Tensor(new_var), batch_mean, batch_var
 
 
 @import_rule("LayerNormalization", since=17)
