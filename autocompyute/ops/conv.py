@@ -1,9 +1,10 @@
 """Convolution and pooling over 1-D, 2-D (and N-D) inputs, all through one strided view of the padded input.
 
 Layouts follow PyTorch: inputs (N, C, *S), conv weights (O, C/groups, *K), transposed-conv weights
-(C, O/groups, *K). A convolution is one copy of the sliding windows into a (groups, N*P, C/groups*K) matrix
+(C, O/groups, *K). A convolution is one copy of the sliding windows into a (groups, C/groups*K, N*P) matrix
 ("im2col", P = output positions, K = kernel positions) and one batched GEMM; its input gradient is a GEMM and
-the reverse scatter ("col2im": a loop over the K kernel offsets, each adding one strided slice). A transposed
+the reverse scatter (a loop over the K kernel offsets, each adding one strided slice). Pooling loops over the
+kernel offsets the same way, each step one elementwise op on a strided view. A transposed
 convolution is the same pair of helpers used the other way round.
 """
 import itertools
@@ -49,52 +50,46 @@ def windows(xp, x, out_shape, kernel, stride, dilation):
     return backends.as_strided(xp, x, shape, strides)
 
 
-def col2im(xp, cols, shape, stride, dilation):
-    """Scatter-add windows cols (*lead, *O, *K) back into a zero array of `shape` (*lead, *S): the adjoint of
-    `windows`. Loops over the kernel offsets (not over elements), adding one strided slice each."""
-    nd = len(stride)
-    out_shape, kernel = cols.shape[-2 * nd:-nd], cols.shape[-nd:]
-    out = xp.zeros(shape, dtype=cols.dtype)
-    every = (slice(None),) * nd
+def kernel_slices(out_shape, kernel, stride, dilation):
+    """For each kernel offset k: the strided slice of the (padded) input that offset k of every window reads."""
     for k in itertools.product(*(range(n) for n in kernel)):
-        target = tuple(slice(ki * d, ki * d + s * (o - 1) + 1, s)
-                       for ki, d, s, o in zip(k, dilation, stride, out_shape))
-        out[(...,) + target] += cols[(...,) + every + k]
-    return out
+        yield (...,) + tuple(slice(ki * d, ki * d + s * (o - 1) + 1, s)
+                             for ki, d, s, o in zip(k, dilation, stride, out_shape))
 
 
 def im2col(xp, x, groups, out_shape, kernel, stride, dilation):
-    """x (N, C, *S), already padded -> contiguous (groups, N*P, C/groups*K): the one copy a convolution makes."""
+    """x (N, C, *S), already padded -> contiguous (G, C/G*K, N*P): the one copy a convolution makes. Rows are
+    (channel, kernel offset), columns (sample, output position), so the copy moves runs along the last axis."""
     n, c = x.shape[:2]
     nd = len(kernel)
     win = windows(xp, x, out_shape, kernel, stride, dilation)          # (N, C, *O, *K)
     win = win.reshape((n, groups, c // groups) + win.shape[2:])         # (N, G, C/G, *O, *K), still a view
-    order = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
-    cols = xp.ascontiguousarray(win.transpose(order))                   # (G, N, *O, C/G, *K)
-    return cols.reshape(groups, n * math.prod(out_shape), -1)
+    order = (1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + (0,) + tuple(range(3, 3 + nd))
+    cols = xp.ascontiguousarray(win.transpose(order))                   # (G, C/G, *K, N, *O)
+    return cols.reshape(groups, -1, n * math.prod(out_shape))
 
 
 def cols_to_image(xp, cols, n, channels, spatial, out_shape, kernel, stride, dilation):
-    """The adjoint of `im2col`: cols (G, N*P, C/G*K) -> (N, C, *spatial), adding overlapping windows."""
+    """The adjoint of `im2col`: cols (G, C/G*K, N*P) -> (N, C, *spatial), adding overlapping windows with one
+    strided slice per kernel offset (a loop over offsets, never over elements)."""
     groups, nd = cols.shape[0], len(kernel)
-    cols = cols.reshape((groups, n) + tuple(out_shape) + (channels // groups,) + tuple(kernel))
-    order = (1, 0, 2 + nd) + tuple(range(2, 2 + nd)) + tuple(range(3 + nd, 3 + 2 * nd))
-    image = col2im(xp, cols.transpose(order), (n, groups, channels // groups) + tuple(spatial), stride, dilation)
-    return image.reshape((n, channels) + tuple(spatial))
+    cols = cols.reshape((groups, channels // groups, math.prod(kernel), n) + tuple(out_shape))
+    image = xp.zeros((groups, channels // groups, n) + tuple(spatial), dtype=cols.dtype)   # (G, C/G, N, *S)
+    for i, target in enumerate(kernel_slices(out_shape, kernel, stride, dilation)):
+        image[target] += cols[:, :, i]
+    return from_channels_first(xp, image, channels, spatial)
 
 
-def to_groups(xp, x, groups):
-    """(N, C, *S) -> (G, N*P, C/G), the layout a batched GEMM per group wants (one copy)."""
+def to_channels_first(xp, x, groups):
+    """(N, C, *S) -> (G, C/G, N*P), the layout the batched GEMM per group wants (one copy)."""
     n, c = x.shape[:2]
-    x = x.reshape(n, groups, c // groups, -1).transpose(1, 0, 3, 2)    # (G, N, P, C/G)
-    return x.reshape(groups, -1, c // groups)
+    return xp.ascontiguousarray(x.reshape(n, c, -1).transpose(1, 0, 2)).reshape(groups, c // groups, -1)
 
 
-def from_groups(xp, y, n, spatial):
-    """(G, N*P, C/G) -> contiguous (N, C, *spatial)."""
-    groups, _, cg = y.shape
-    y = y.reshape(groups, n, -1, cg).transpose(1, 0, 3, 2)              # (N, G, C/G, P)
-    return xp.ascontiguousarray(y).reshape((n, groups * cg) + tuple(spatial))
+def from_channels_first(xp, y, channels, spatial):
+    """y laid out as (C, N, *spatial), in any grouping of its axes -> contiguous (N, C, *spatial)."""
+    y = y.reshape(channels, -1, math.prod(spatial)).transpose(1, 0, 2)  # (N, C, P)
+    return xp.ascontiguousarray(y).reshape(y.shape[:2] + tuple(spatial))
 
 
 def _unbatched(x, w):
@@ -116,15 +111,15 @@ class Conv(Op):
         unbatched = _unbatched(x, w)
         if unbatched:
             x = x[None]
-        n, kernel, g = x.shape[0], w.shape[2:], self.groups
+        kernel, g = w.shape[2:], self.groups
         xpad = pad(xp, x, self.padding)
         out_shape = tuple(out_size(s, k, st, d, 0) for s, k, st, d in
                           zip(xpad.shape[2:], kernel, self.stride, self.dilation))
-        cols = im2col(xp, xpad, g, out_shape, kernel, self.stride, self.dilation)   # (G, N*P, C/G*K)
-        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, O/G, C/G*K)
-        y = from_groups(xp, cols @ wg.transpose(0, 2, 1), n, out_shape)            # (N, O, *P)
+        cols = im2col(xp, xpad, g, out_shape, kernel, self.stride, self.dilation)   # (G, C/G*K, N*P)
+        y = w.reshape(g, w.shape[0] // g, -1) @ cols                                # (G, O/G, N*P)
         if b is not None:
-            y += b.reshape((-1,) + (1,) * len(kernel))
+            y += b.reshape(g, -1, 1)
+        y = from_channels_first(xp, y, w.shape[0], out_shape)                       # (N, O, *P)
         self.save(cols=cols, w=w, padded_shape=xpad.shape, unbatched=unbatched, has_bias=b is not None)
         return y[0] if unbatched else y
 
@@ -132,16 +127,15 @@ class Conv(Op):
         xp, s = self.xp, self.saved
         if s.unbatched:
             dy = dy[None]
-        g, w, nd = self.groups, s.w, len(self.stride)
+        g, w = self.groups, s.w
         n, out_shape = dy.shape[0], dy.shape[2:]
-        dyg = to_groups(xp, dy, g)                                                  # (G, N*P, O/G)
-        dw = (dyg.transpose(0, 2, 1) @ s.cols).reshape(w.shape)
-        db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
+        dyg = to_channels_first(xp, dy, g)                                          # (G, O/G, N*P)
+        dw = (dyg @ s.cols.transpose(0, 2, 1)).reshape(w.shape)
+        db = dyg.sum(axis=2).reshape(-1) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
-            dcols = dyg @ w.reshape(g, w.shape[0] // g, -1)                         # (G, N*P, C/G*K)
-            channels = w.shape[1] * g
-            dx = cols_to_image(xp, dcols, n, channels, s.padded_shape[2:], out_shape, w.shape[2:],
+            dcols = w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1) @ dyg      # (G, C/G*K, N*P)
+            dx = cols_to_image(xp, dcols, n, w.shape[1] * g, s.padded_shape[2:], out_shape, w.shape[2:],
                                self.stride, self.dilation)
             dx = crop(dx, self.padding)
             if s.unbatched:
@@ -161,8 +155,8 @@ class ConvTranspose(Op):
         n, spatial, kernel, g = x.shape[0], x.shape[2:], w.shape[2:], self.groups
         full = tuple((s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
                      zip(spatial, self.stride, self.dilation, kernel, self.output_padding))
-        xg = to_groups(xp, x, g)                                                    # (G, N*P, C/G)
-        cols = xg @ w.reshape(g, w.shape[0] // g, -1)                               # (G, N*P, O/G*K)
+        xg = to_channels_first(xp, x, g)                                            # (G, C/G, N*P)
+        cols = w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1) @ xg            # (G, O/G*K, N*P)
         y = cols_to_image(xp, cols, n, w.shape[1] * g, full, spatial, kernel, self.stride, self.dilation)
         y = crop(y, self.padding)
         if b is not None:
@@ -175,14 +169,13 @@ class ConvTranspose(Op):
         if s.unbatched:
             dy = dy[None]
         g, w, nd = self.groups, s.w, len(self.stride)
-        n = dy.shape[0]
         dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
-        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, C/G, O/G*K)
-        dw = (s.xg.transpose(0, 2, 1) @ dcols).reshape(w.shape)
+        dw = (s.xg @ dcols.transpose(0, 2, 1)).reshape(w.shape)                     # (G, C/G, O/G*K)
         db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
-            dx = from_groups(xp, dcols @ wg.transpose(0, 2, 1), n, s.spatial)
+            dxg = w.reshape(g, w.shape[0] // g, -1) @ dcols                         # (G, C/G, N*P)
+            dx = from_channels_first(xp, dxg, w.shape[0], s.spatial)
             if s.unbatched:
                 dx = dx[0]
         return dx, dw, db
@@ -213,7 +206,9 @@ def _check_pool(name, x, kernel, padding):
 
 class MaxPool(Op):
     """Max over sliding windows. Attributes: kernel_size, stride, padding, dilation, ceil_mode (per spatial dim),
-    return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them)."""
+    return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them).
+    Runs as a loop over the kernel offsets, each comparing one strided view of the padded input; at ties the
+    first offset wins."""
 
     def forward(self, x):
         xp, nd = self.xp, len(self.kernel_size)
@@ -222,11 +217,14 @@ class MaxPool(Op):
                                         self.ceil_mode)
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = pad(xp, x, pads, low)
-        win = windows(xp, xpad, out_shape, self.kernel_size, self.stride, self.dilation)   # (..., *O, *K)
-        flat = win.reshape(win.shape[:-nd] + (-1,))                                        # (..., *O, K)
-        idx = flat.argmax(axis=-1)
-        y = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        self.save(idx=idx, padded_shape=xpad.shape, pads=pads)
+        slices = kernel_slices(out_shape, self.kernel_size, self.stride, self.dilation)
+        y = xpad[next(slices)].copy()                                       # (..., *O)
+        idx = xp.zeros(y.shape, dtype=xp.uint8 if math.prod(self.kernel_size) < 256 else xp.int64)
+        for i, target in enumerate(slices, 1):
+            candidate = xpad[target]
+            idx = xp.where(candidate > y, i, idx).astype(idx.dtype, copy=False)
+            y = xp.maximum(y, candidate)                                    # NaN propagates, as in PyTorch
+        self.save(idx=idx, padded_shape=xpad.shape, out_shape=out_shape, pads=pads)
         if not self.return_indices:
             return y
         return y, self._input_indices(idx, spatial, out_shape, pads)
@@ -234,7 +232,7 @@ class MaxPool(Op):
     def _input_indices(self, idx, spatial, out_shape, pads):
         """Window-local argmax -> flat index into the unpadded input plane."""
         xp, nd = self.xp, len(spatial)
-        offsets = xp.unravel_index(idx, self.kernel_size)
+        offsets = xp.unravel_index(idx.astype(xp.int64), self.kernel_size)
         flat = 0
         for i in range(nd):
             o = xp.arange(out_shape[i]).reshape((-1,) + (1,) * (nd - 1 - i))
@@ -243,11 +241,10 @@ class MaxPool(Op):
         return flat.astype(xp.int64)
 
     def backward(self, dy, didx=None):
-        xp, s, nd = self.xp, self.saved, len(self.kernel_size)
-        kernel_positions = math.prod(self.kernel_size)
-        hit = s.idx[..., None] == xp.arange(kernel_positions)                    # (..., *O, K)
-        cols = (hit * dy[..., None]).reshape(dy.shape + tuple(self.kernel_size))
-        dx = col2im(xp, cols, s.padded_shape, self.stride, self.dilation)
+        xp, s = self.xp, self.saved
+        dx = xp.zeros(s.padded_shape, dtype=dy.dtype)
+        for i, target in enumerate(kernel_slices(s.out_shape, self.kernel_size, self.stride, self.dilation)):
+            dx[target] += dy * (s.idx == i)
         return (crop(dx, s.pads),)
 
 
@@ -262,11 +259,12 @@ class AvgPool(Op):
         out_shape, pads = pool_geometry(spatial, self.kernel_size, self.stride, self.padding, ones,
                                         self.ceil_mode)
         xpad = pad(xp, x, pads)
-        win = windows(xp, xpad, out_shape, self.kernel_size, self.stride, ones)           # (..., *O, *K)
+        y = None
+        for target in kernel_slices(out_shape, self.kernel_size, self.stride, ones):
+            y = xpad[target].copy() if y is None else xp.add(y, xpad[target], out=y)
         divisor = self._divisor(spatial, out_shape, pads).astype(x.dtype)
-        y = win.sum(axis=tuple(range(-nd, 0))) / divisor
-        self.save(divisor=divisor, padded_shape=xpad.shape, pads=pads)
-        return y
+        self.save(divisor=divisor, padded_shape=xpad.shape, out_shape=out_shape, pads=pads)
+        return y / divisor
 
     def _divisor(self, spatial, out_shape, pads):
         """(*O) window sizes: a product of per-dimension counts of the positions that are counted."""
@@ -283,9 +281,10 @@ class AvgPool(Op):
 
     def backward(self, dy):
         xp, s, nd = self.xp, self.saved, len(self.kernel_size)
-        g = (dy / s.divisor)[(...,) + (None,) * nd]
-        cols = xp.broadcast_to(g, dy.shape + tuple(self.kernel_size))
-        dx = col2im(xp, cols, s.padded_shape, self.stride, (1,) * nd)
+        g = dy / s.divisor
+        dx = xp.zeros(s.padded_shape, dtype=dy.dtype)
+        for target in kernel_slices(s.out_shape, self.kernel_size, self.stride, (1,) * nd):
+            dx[target] += g
         return (crop(dx, s.pads),)
 
 
