@@ -1,5 +1,7 @@
 """ONNX export against onnxruntime: every op case of the table (tests/op_cases.py) exported alone, at several
 opsets and with a symbolic batch; the export options; completeness of the rule table."""
+import re
+
 import numpy as np
 import pytest
 
@@ -19,10 +21,26 @@ RTOL, ATOL = 1e-4, 1e-5
 
 # Cases that cannot be exported, each with its reason.
 EXPORT_EXEMPT = {
+    "dropout_seeded_mask": "a training-mode Dropout draws its mask from onnxruntime's generator, not ours: the "
+                           "values cannot match (test_training_mode_keeps_dropout checks the node instead)",
 }
 
 # Cases whose export is right at the example's shapes but cannot have a symbolic batch, each with its reason.
 DYNAMIC_EXEMPT = {
+    "squeeze_all": "squeezes every size-1 dim, the example's batch of 1 included: the rank follows the batch",
+    "squeeze_tuple_and_noop": "squeezes dim 0, the example's batch of 1",
+    "split_one_used": "splits dim 0 into pieces of 1: the number of pieces follows the batch",
+    "split_reused": "splits dim 0 into pieces of 2: the number of pieces follows the batch",
+    "chunk_fewer": "chunks dim 0: the number of pieces follows the batch",
+    "getitem_tensor_index": "indexes with an input tensor, which the engine takes as a constant",
+    "getitem_mask": "a boolean mask input: the output size depends on the values",
+    "getitem_row_mask": "a boolean mask over the batch dim: the output size depends on the values",
+    "getitem_adv_slice_adv": "integer arrays index the batch dim (dim 0)",
+    "getitem_adv_broadcast": "integer arrays index the batch dim (dim 0)",
+    "getitem_adv_after_slice": "the second input is an index array, which the engine takes as a constant",
+    "gather_map": "a flat gather over the whole tensor: its index table has the example's size",
+    "gather_map_weighted_two_inputs": "a flat gather over the whole tensors: its index table has the example's size",
+    "dropout_seeded_mask": "random mask (see EXPORT_EXEMPT)",
 }
 
 
@@ -68,7 +86,12 @@ exportable = [c for c in CASES if c.name not in EXPORT_EXEMPT]
 @pytest.mark.parametrize("case", exportable, ids=[c.name for c in exportable])
 def test_op_export(case, opset):
     arrays = _f32(case.arrays())
-    model = export_onnx(case.fn, tuple(arrays), opset=opset, dynamic_batch=False)
+    try:
+        model = export_onnx(case.fn, tuple(arrays), opset=opset, dynamic_batch=False)
+    except ExportError as e:  # an op whose ONNX form arrived later than `opset` says so
+        needed = re.search(r"needs opset >= (\d+)", str(e))
+        assert needed and int(needed.group(1)) > opset, str(e)
+        return
     want = _as_list(case.fn(*[ac.tensor(a) for a in arrays]))
     used = [i.name for i in model.graph.input]
     feeds = [a for a, i in zip(arrays, _input_names(len(arrays))) if i in used]

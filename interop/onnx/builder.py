@@ -88,7 +88,7 @@ class GraphBuilder:
     def add_initializer(self, array, name=None):
         array = np.asarray(array)
         name = self.reserve(name) if name is not None else self.fresh("const")
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(numpy_helper.from_array(np.array(array, order="C", copy=True) if not array.flags.c_contiguous else array, name))
         return name
 
     def const(self, value, dtype=None):

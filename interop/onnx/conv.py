@@ -15,6 +15,15 @@ from autocompyute.ops import conv as conv_ops  # noqa: E402
 from .registry import export_rule  # noqa: E402
 
 
+def _ceil_crop(g, op, y, nd):
+    """With ceil_mode, ONNX may add a last window that starts in the right padding; PyTorch (and the engine)
+    drop it. Crop the pooled output to the engine's spatial size."""
+    if not op.ceil_mode:
+        return y
+    want = op.out_meta[0][0][-nd:]
+    return g.add_node("Slice", [y, g.ints([0] * nd), g.ints(want), g.ints(range(-nd, 0))])
+
+
 def _batched(g, op, x, nd):
     """Unsqueeze an unbatched input (C, *spatial) to (1, C, *spatial); says whether it did."""
     if op.inputs[0].ndim == nd + 1:
@@ -38,9 +47,22 @@ def _export_conv_transpose(g, op, inputs):
     w = op.inputs[1]
     nd = w.ndim - 2
     x, unbatched = _batched(g, op, inputs[0], nd)
-    y = g.add_node("ConvTranspose", [x] + list(inputs[1:]), kernel_shape=list(w.shape[2:]),
-                   strides=list(op.stride), pads=[lo for lo, _ in op.padding] + [hi for _, hi in op.padding],
-                   dilations=list(op.dilation), output_padding=list(op.output_padding), group=int(op.groups))
+    lo = [a for a, _ in op.padding]
+    hi = [b for _, b in op.padding]
+    attrs = dict(kernel_shape=list(w.shape[2:]), strides=list(op.stride), dilations=list(op.dilation),
+                 group=int(op.groups))
+    if all(p < s for p, s in zip(op.output_padding, op.stride)):
+        y = g.add_node("ConvTranspose", [x] + list(inputs[1:]), pads=lo + hi, output_padding=list(op.output_padding),
+                       **attrs)
+    else:  # onnxruntime wants output_padding < stride (PyTorch: < max(stride, dilation)): crop less on the
+        # right instead, pad with zeros where the full output ends, then add the bias
+        hi_cut = [max(h - p, 0) for h, p in zip(hi, op.output_padding)]
+        rest = [p - (h - c) for h, c, p in zip(hi, hi_cut, op.output_padding)]
+        y = g.add_node("ConvTranspose", [x, inputs[1]], pads=lo + hi_cut, **attrs)
+        if any(rest):
+            y = g.add_node("Pad", [y, g.ints([0] * (nd + 2) + [0, 0] + rest)])
+        if len(inputs) > 2:
+            y = g.add_node("Add", [y, g.unsqueeze(inputs[2], list(range(1, nd + 1)))])
     return g.squeeze(y, [0]) if unbatched else y
 
 
@@ -51,7 +73,7 @@ def _export_max_pool(g, op, inputs):
     outs = g.add_node("MaxPool", [x], n_outputs=2 if op.return_indices else 1, kernel_shape=list(op.kernel_size),
                       strides=list(op.stride), pads=list(op.padding) * 2, dilations=list(op.dilation),
                       ceil_mode=int(op.ceil_mode))
-    outs = outs if isinstance(outs, list) else [outs]
+    outs = [_ceil_crop(g, op, o, nd) for o in (outs if isinstance(outs, list) else [outs])]
     if op.return_indices:  # ONNX counts over the whole tensor, PyTorch within each (H, W) plane
         plane = int(np.prod(op.inputs[0].shape[-nd:]))
         outs[1] = g.add_node("Mod", [outs[1], g.const(np.int64(plane))])
@@ -65,6 +87,7 @@ def _export_avg_pool(g, op, inputs):
     include = op.count_include_pad or op.divisor_override is not None
     y = g.add_node("AveragePool", [x], kernel_shape=list(op.kernel_size), strides=list(op.stride),
                    pads=list(op.padding) * 2, ceil_mode=int(op.ceil_mode), count_include_pad=int(include))
+    y = _ceil_crop(g, op, y, nd)
     if op.divisor_override is not None:  # mean over the window * window size / divisor
         scale = float(np.prod(op.kernel_size)) / op.divisor_override
         y = g.add_node("Mul", [y, g.const(scale, op.inputs[0].dtype)])

@@ -139,3 +139,34 @@ def slice_1(x, *, starts, ends, axes=None):
 @import_rule("Slice", since=10)
 def slice_10(x, starts, ends, axes=None, steps=None):
     return _slice(x, ints(starts), ints(ends), ints(axes), ints(steps))
+
+
+# ---- export (continued) ----
+def _fit_to(g, x, have, want, skip_axis):
+    """Slice x (dims `have`) down to `want` along every axis but `skip_axis` where they differ."""
+    axes = [d for d, (h, w) in enumerate(zip(have, want)) if d != skip_axis and h != w]
+    if not axes:
+        return x
+    return g.add_node("Slice", [x, g.ints([0] * len(axes)), g.ints([want[d] for d in axes]), g.ints(axes)])
+
+
+@export_rule(index_ops.Gather)
+def _export_gather(g, op, inputs):
+    x, index = inputs
+    x = _fit_to(g, x, op.inputs[0].shape, op.inputs[1].shape, op.axis)
+    return g.add_node("GatherElements", [x, index], axis=op.axis)
+
+
+@export_rule(index_ops.ScatterAdd)
+def _export_scatter_add(g, op, inputs):
+    if g.opset < 16:
+        raise ExportError("scatter_add needs opset >= 16 (ScatterElements with reduction='add')")
+    x, index, src = inputs
+    src = _fit_to(g, src, op.inputs[2].shape, op.inputs[1].shape, None)
+    return g.add_node("ScatterElements", [x, index, src], axis=op.axis, reduction="add")
+
+
+@export_rule(index_ops.MaskedFill)
+def _export_masked_fill(g, op, inputs):
+    x, mask = inputs
+    return g.add_node("Where", [mask, g.const(op.value, op.inputs[0].dtype), x])

@@ -170,3 +170,55 @@ def tile(x, repeats):
     spread = tuple(v for d in x.shape for v in (1, d))
     y = F.expand(F.reshape(x, spread), tuple(v for r, d in zip(reps, x.shape) for v in (r, d)))
     return F.reshape(y, out_shape)
+
+
+# ---- export (continued) ----
+import numpy as np  # noqa: E402
+
+from .builder import INT64_MAX  # noqa: E402
+from ..errors import ExportError  # noqa: E402
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@export_rule(movement.Pad)
+def _export_pad(g, op, inputs):
+    x = inputs[0]
+    widths = op.widths
+    if op.mode == "circular" and g.opset < 19:  # "wrap" arrived in opset 19: concatenate the wrapped slices
+        for axis, (before, after) in enumerate(widths):
+            if before or after:
+                parts = []
+                if before:
+                    parts.append(g.add_node("Slice", [x, g.ints([-before]), g.ints([INT64_MAX]), g.ints([axis])]))
+                parts.append(x)
+                if after:
+                    parts.append(g.add_node("Slice", [x, g.ints([0]), g.ints([after]), g.ints([axis])]))
+                x = g.add_node("Concat", parts, axis=axis)
+        return x
+    pads = g.ints([b for b, _ in widths] + [a for _, a in widths])
+    value = g.const(op.value, op.inputs[0].dtype) if op.mode == "constant" else ""
+    return g.add_node("Pad", [x, pads, value], mode=_PAD_MODES[op.mode])
+
+
+@export_rule(movement.Flip)
+def _export_flip(g, op, inputs):
+    n = len(op.axes)
+    return g.add_node("Slice", [inputs[0], g.ints([-1] * n), g.ints([np.iinfo(np.int64).min] * n),
+                                g.ints(op.axes), g.ints([-1] * n)])
+
+
+@export_rule(movement.Tile)
+def _export_tile(g, op, inputs):
+    x, extra = inputs[0], len(op.reps) - op.inputs[0].ndim
+    if extra > 0:
+        x = g.unsqueeze(x, list(range(extra)))
+    return g.add_node("Tile", [x, g.ints(op.reps)])
+
+
+@export_rule(movement.Tril, movement.Triu)
+def _export_triangle(g, op, inputs):
+    if g.opset < 14:
+        raise ExportError("tril/triu needs opset >= 14 (Trilu)")
+    upper = int(type(op) is movement.Triu)
+    return g.add_node("Trilu", [inputs[0], g.const(np.int64(op.diagonal))], upper=upper)

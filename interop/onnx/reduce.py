@@ -109,3 +109,92 @@ def argmax(x, *, axis=0, keepdims=1, select_last_index=0):
 @import_rule("ArgMin", since=1)
 def argmin(x, *, axis=0, keepdims=1, select_last_index=0):
     return _arg(F.argmin, x, axis, keepdims, select_last_index)
+
+
+# ---- export (continued) ----
+import numpy as np  # noqa: E402
+
+from .builder import BatchDim  # noqa: E402
+
+
+def _count(g, op, axes, correction=0):
+    """The number of reduced elements minus `correction`, as a scalar of x's dtype (read from the shape at
+    run time when a reduced dim follows the batch size)."""
+    x = op.inputs[0]
+    dims = [g.dims(x)[a] for a in axes]
+    if not any(isinstance(d, BatchDim) for d in dims):
+        return g.const(max(int(np.prod(dims)) - correction, 0), x.dtype)
+    n = g.dim_value(dims[0])
+    for d in dims[1:]:
+        n = g.add_node("Mul", [n, g.dim_value(d)])
+    if correction:
+        n = g.add_node("Sub", [n, g.ints([correction])])
+    return g.cast(g.squeeze(n, [0]), x.dtype)
+
+
+def _variance(g, op, x, keepdim):
+    mean = g.reduce("ReduceMean", x, op.axes, True)
+    diff = g.add_node("Sub", [x, mean])
+    total = g.reduce("ReduceSum", g.add_node("Mul", [diff, diff]), op.axes, keepdim)
+    return g.add_node("Div", [total, _count(g, op, op.axes, op.correction)])
+
+
+@export_rule(reduce.Var)
+def _export_var(g, op, inputs):
+    return _variance(g, op, inputs[0], op.keepdim)
+
+
+@export_rule(reduce.Std)
+def _export_std(g, op, inputs):
+    return g.add_node("Sqrt", [_variance(g, op, inputs[0], op.keepdim)])
+
+
+@export_rule(reduce.Max, reduce.Min)
+def _export_extreme(g, op, inputs):
+    kind = "ReduceMax" if type(op) is reduce.Max else "ReduceMin"
+    return g.reduce(kind, inputs[0], None, False)
+
+
+@export_rule(reduce.MaxDim, reduce.MinDim)
+def _export_extreme_dim(g, op, inputs):
+    (x,) = inputs
+    big = type(op) is reduce.MaxDim
+    values = g.reduce("ReduceMax" if big else "ReduceMin", x, [op.axis], op.keepdim)
+    indices = g.add_node("ArgMax" if big else "ArgMin", [x], axis=op.axis, keepdims=int(op.keepdim))
+    return [values, indices]
+
+
+@export_rule(reduce.ArgMax, reduce.ArgMin)
+def _export_arg_extreme(g, op, inputs):
+    (x,) = inputs
+    kind = "ArgMax" if type(op) is reduce.ArgMax else "ArgMin"
+    if op.axis is not None:
+        return g.add_node(kind, [x], axis=op.axis, keepdims=int(op.keepdim))
+    i = g.add_node(kind, [g.add_node("Reshape", [x, g.ints([-1])])], axis=0, keepdims=0)
+    return g.add_node("Reshape", [i, g.ints([1] * op.inputs[0].ndim)]) if op.keepdim else i
+
+
+@export_rule(reduce.Prod)
+def _export_prod(g, op, inputs):
+    (x,) = g.inputs_as(op, inputs)
+    return g.reduce("ReduceProd", x, op.axes, op.keepdim) if op.axes else g.add_node("Identity", [x])
+
+
+@export_rule(reduce.LogSumExp)
+def _export_logsumexp(g, op, inputs):
+    (x,) = inputs  # max-shifted, like the engine: exact for large inputs at every opset
+    m = g.reduce("ReduceMax", x, op.axes, True)
+    s = g.reduce("ReduceSum", g.add_node("Exp", [g.add_node("Sub", [x, m])]), op.axes, True)
+    y = g.add_node("Add", [g.add_node("Log", [s]), m])
+    return y if op.keepdim else g.squeeze(y, op.axes)
+
+
+@export_rule(reduce.Softmax, reduce.LogSoftmax)
+def _export_softmax(g, op, inputs):
+    kind = "Softmax" if type(op) is reduce.Softmax else "LogSoftmax"
+    return g.add_node(kind, inputs, axis=op.axis)
+
+
+@export_rule(reduce.Cumsum)
+def _export_cumsum(g, op, inputs):
+    return g.add_node("CumSum", [inputs[0], g.const(np.int64(op.axis))])
