@@ -104,6 +104,12 @@ GRAD_CASES = [
     N("LayerNormalization", U(2, 3, 4), U(4), U(4)),
     N("GroupNormalization", U(2, 4, 3), U(4), U(4), num_groups=2),
     N("InstanceNormalization", U(2, 3, 4), U(3), U(3)),
+    N("RMSNormalization", U(2, 3, 4), U(4)), N("LpNormalization", U(2, 3), axis=0, p=1),
+    N("MeanVarianceNormalization", U(2, 3, 2, 2)), N("LRN", U(1, 4, 2, 2), size=3, alpha=0.1),
+    # losses
+    N("NegativeLogLikelihoodLoss", U(3, 4, 2), i64(0, 3, 1, 1, 2, 0).reshape(3, 2), U(4), wrt=(0,),
+      ignore_index=1),
+    N("SoftmaxCrossEntropyLoss", U(3, 4), i64(0, 3, 1), reduction="sum", n_out=2),
     # movement and shape
     N("Reshape", U(2, 3, 4), i64(4, -1)), N("Transpose", U(2, 3, 4), perm=[2, 0, 1]),
     N("Flatten", U(2, 3, 4), axis=2), N("Squeeze", U(2, 1, 4), i64(1)), N("Unsqueeze", U(2, 4), i64(0, 3)),

@@ -1085,3 +1085,70 @@ def upsample(x, scales, *, mode="nearest"):
 @rule("Upsample", 7)
 def upsample_7(x, *, scales, mode="nearest"):
     return resize_10(x, _const(np.asarray(scales, np.float32)), mode=mode)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# losses and normalisations
+# ---------------------------------------------------------------------------------------------------------
+def _nll(logp, target, weight, reduction, ignore_index):
+    """-logp[n, target[n, ...], ...] * weight[target], reduced as ONNX says (mean divides by the total weight)."""
+    t = _a(target).astype(np.int64)
+    ignored = (t == ignore_index) if ignore_index is not None else np.zeros(t.shape, dtype=bool)
+    safe = np.where(ignored, 0, t)
+    c = logp.shape[1]
+    pos = _positions(logp)  # (N, C, *d)
+    picked = np.take_along_axis(pos, safe[:, None], axis=1)[:, 0]  # (N, *d)
+    w = (_a(weight)[safe] if weight is not None else np.ones(t.shape)) * ~ignored
+    assert c > 0
+    loss = -gather_map([logp], picked) * _const(w.astype(logp.dtype), logp)
+    if reduction == "none":
+        return loss
+    total = F.sum(loss)
+    return total if reduction == "sum" else total / _scalar(logp, w.sum())
+
+
+@rule("NegativeLogLikelihoodLoss", 12, 13, 22)
+def negative_log_likelihood_loss(x, target, weight=None, *, ignore_index=None, reduction="mean"):
+    return _nll(x, target, weight, reduction, ignore_index)
+
+
+@rule("SoftmaxCrossEntropyLoss", 12, 13)
+def softmax_cross_entropy_loss(scores, labels, weights=None, *, ignore_index=None, reduction="mean"):
+    logp = _softmax_along(scores, 1, log=True) if scores.ndim > 1 else scores
+    return _nll(logp, labels, weights, reduction, ignore_index), logp
+
+
+@rule("RMSNormalization", 23)
+def rms_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    return x * F.rsqrt(F.mean(x * x, axes, keepdim=True) + epsilon) * scale
+
+
+@rule("LpNormalization", 1, 22)
+def lp_normalization(x, *, axis=-1, p=2):
+    ax = axis % x.ndim
+    norm = F.sum(F.abs(x), ax, keepdim=True) if p == 1 else F.sqrt(F.sum(x * x, ax, keepdim=True))
+    zero = _const(_a(norm) == 0, x)
+    return F.where(zero, _scalar(x, 0), x / F.where(zero, _scalar(x, 1), norm))
+
+
+@rule("MeanVarianceNormalization", 9, 13)
+def mean_variance_normalization(x, *, axes=(0, 2, 3)):
+    axes = _axes(axes, x.ndim)
+    centred = x - F.mean(x, axes, keepdim=True)
+    return centred / F.sqrt(F.mean(centred * centred, axes, keepdim=True) + 1e-9)
+
+
+@rule("LRN", 1, 13)
+def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
+    c = x.shape[1]
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    pos = _positions(x)
+    offsets = np.arange(-lo, hi + 1)
+    chan = np.arange(c)[:, None] + offsets[None, :]  # (C, size)
+    ok = (chan >= 0) & (chan < c)
+    moved = np.moveaxis(pos, 1, -1)  # (N, *d, C)
+    win = np.where(ok, np.take(moved, np.clip(chan, 0, c - 1), axis=-1), x.numel())  # (N, *d, C, size)
+    win = np.moveaxis(win, -2, 1)  # (N, C, *d, size)
+    sq = F.sum(gather_map([x, _scalar(x, 0)], win) ** 2.0, -1)
+    return x / (sq * (alpha / size) + bias) ** beta
