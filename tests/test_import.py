@@ -1,0 +1,281 @@
+"""interop.import_onnx on graphs built with onnx.helper: parameters, freezing, inputs, outputs, train/eval,
+old-opset initializers-as-inputs, model-local functions, control flow with gradients, rule versions."""
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import autocompyute as ac  # noqa: E402
+from interop import OnnxModule, import_onnx  # noqa: E402
+from interop.errors import OnnxImportError  # noqa: E402
+from interop.onnx.registry import IMPORT_RULES, find_import_rule, import_rule  # noqa: E402
+
+F32 = TensorProto.FLOAT
+rng = np.random.default_rng(0)
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17, **kw):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **kw)
+
+
+def _vi(name, shape=None, elem=F32):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def _mlp(opset=17):
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "layer.0/weight:0"], ["h"]),
+             helper.make_node("Add", ["h", "layer.0 bias"], ["y"]),
+             helper.make_node("Relu", ["y"], ["r"]),
+             helper.make_node("Shape", ["x"], ["s"])]
+    inits = [numpy_helper.from_array(w, "layer.0/weight:0"), numpy_helper.from_array(b, "layer.0 bias")]
+    return _model(nodes, [_vi("x", ["N", 4])], [_vi("r"), _vi("s", None, TensorProto.INT64)], inits, opset)
+
+
+def test_float_initializers_are_parameters_under_their_onnx_names():
+    m = import_onnx(_mlp())
+    assert isinstance(m, OnnxModule)
+    assert [n for n, _ in m.named_parameters()] == ["layer.0/weight:0", "layer.0 bias"]
+    assert all(p.requires_grad for p in m.parameters())
+    assert list(m.state_dict()) == ["layer.0/weight:0", "layer.0 bias"]
+
+
+def test_accepts_path_bytes_and_proto(tmp_path):
+    model = _mlp()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    outs = [import_onnx(src)(x)[0].numpy() for src in (model, model.SerializeToString(), str(path), path)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
+def test_call_by_position_or_name_and_tuple_outputs():
+    model = _mlp()
+    m = import_onnx(model)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    r, s = m(x)
+    r2, _ = m(x=ac.tensor(x))
+    np.testing.assert_array_equal(r.numpy(), r2.numpy())
+    assert s.tolist() == [5, 4] and s.dtype == np.int64
+    ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_allclose(r.numpy(), ref[0], rtol=1e-6)
+    with pytest.raises(OnnxImportError, match="missing model inputs"):
+        m()
+    with pytest.raises(OnnxImportError, match="no input 'z'"):
+        m(x, z=x)
+
+
+def test_gradients_reach_parameters_and_freezing():
+    m = import_onnx(_mlp())
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    m(x)[0].sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.zero_grad()
+    m.freeze("layer.0 bias")
+    m(x)[0].sum().backward()
+    assert m._parameters["layer.0 bias"].grad is None and m._parameters["layer.0/weight:0"].grad is not None
+    m.unfreeze()
+    m.freeze(lambda name: "weight" in name)
+    assert [p.requires_grad for p in m.parameters()] == [False, True]
+    with pytest.raises(KeyError):
+        m.freeze(["nope"])
+
+
+def test_integer_initializers_and_constant_nodes_stay_constants():
+    nodes = [helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.float32([2.0]))),
+             helper.make_node("Mul", ["x", "c"], ["y"]),
+             helper.make_node("Reshape", ["y", "shape"], ["z"])]
+    inits = [numpy_helper.from_array(np.int64([-1]), "shape")]
+    m = import_onnx(_model(nodes, [_vi("x", [2, 3])], [_vi("z")], inits))
+    assert list(m.parameters()) == []
+    assert m(np.ones((2, 3), np.float32)).tolist() == [2.0] * 6
+
+
+def _bn_model(training_mode=None, opset=15):
+    c = 3
+    attrs = {"momentum": 0.8}
+    if training_mode is not None:
+        attrs["training_mode"] = training_mode
+    outputs = ["y"] + (["rm", "rv"] if training_mode else [])
+    nodes = [helper.make_node("BatchNormalization", ["x", "s", "b", "mean", "var"], outputs, **attrs),
+             helper.make_node("Dropout", ["y"], ["d"])]
+    inits = [numpy_helper.from_array(a.astype(np.float32), n) for a, n in
+             ((rng.uniform(0.5, 1.5, c), "s"), (rng.standard_normal(c), "b"), (rng.standard_normal(c), "mean"),
+              (rng.uniform(0.5, 2, c), "var"))]
+    return _model(nodes, [_vi("x", [4, c, 5])], [_vi("d")], inits, opset)
+
+
+def test_batchnorm_running_stats_are_buffers_and_train_eval_semantics():
+    model = _bn_model()
+    m = import_onnx(model)
+    assert not m.training  # eval is the default after import
+    assert [n for n, _ in m.named_parameters()] == ["s", "b"]
+    assert sorted(n for n, _ in m.named_buffers()) == ["mean", "var"]
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32) * 3 + 1
+    np.testing.assert_allclose(m(x).numpy(), ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
+    mean0, var0 = m._buffers["mean"].numpy().copy(), m._buffers["var"].numpy().copy()
+    m.train()
+    ac.manual_seed(0)
+    y = m(x).numpy()
+    # running = running * momentum + batch * (1 - momentum), ONNX's convention (biased batch variance)
+    np.testing.assert_allclose(m._buffers["mean"].numpy(), mean0 * 0.8 + x.mean(axis=(0, 2)) * 0.2, rtol=1e-5)
+    np.testing.assert_allclose(m._buffers["var"].numpy(), var0 * 0.8 + x.var(axis=(0, 2)) * 0.2, rtol=1e-5)
+    # Dropout (ratio 0.5) drops about half, and scales the rest by 2
+    assert 0.3 < (y == 0).mean() < 0.7
+    m.eval()
+    before = m._buffers["mean"].numpy().copy()
+    m(x)
+    np.testing.assert_array_equal(m._buffers["mean"].numpy(), before)
+    # the round trip writes the updated statistics
+    written = {t.name: numpy_helper.to_array(t) for t in m.to_onnx().graph.initializer}
+    np.testing.assert_array_equal(written["mean"], before)
+
+
+def test_nodes_exported_in_training_mode_use_batch_statistics():
+    model = _bn_model(training_mode=1)
+    m = import_onnx(model)
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32) * 3 + 1
+    y = m(x).numpy()
+    s = numpy_helper.to_array(model.graph.initializer[0])
+    b = numpy_helper.to_array(model.graph.initializer[1])
+    xhat = (x - x.mean(axis=(0, 2), keepdims=True)) / np.sqrt(x.var(axis=(0, 2), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, xhat * s[None, :, None] + b[None, :, None], rtol=1e-4, atol=1e-5)
+
+
+def test_dropout_with_training_mode_input_drops_even_in_eval():
+    nodes = [helper.make_node("Dropout", ["x", "ratio", "train"], ["y"])]
+    inits = [numpy_helper.from_array(np.float32(0.5), "ratio"), numpy_helper.from_array(np.bool_(True), "train")]
+    m = import_onnx(_model(nodes, [_vi("x", [100])], [_vi("y")], inits))
+    y = m(np.ones(100, np.float32)).numpy()
+    assert set(np.unique(y)) <= {0.0, 2.0} and 20 < (y == 0).sum() < 80
+
+
+def test_initializers_listed_as_graph_inputs_are_defaults():
+    w = rng.standard_normal((3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)]
+    model = _model(nodes, [_vi("x", [2, 3]), _vi("w", [3, 3])], [_vi("y")], [numpy_helper.from_array(w, "w")],
+                   opset=8, ir_version=3)
+    m = import_onnx(model)
+    assert m.input_names == ["x"] and [n for n, _ in m.named_parameters()] == ["w"]
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(m(x).numpy(), x @ w.T, rtol=1e-6)
+    np.testing.assert_allclose(m(x, w=np.eye(3, dtype=np.float32)).numpy(), x, rtol=1e-6)
+
+
+def test_model_local_functions_run_with_attributes():
+    leaky = helper.make_node("LeakyRelu", ["t"], ["b"])
+    leaky.attribute.append(helper.make_attribute_ref("alpha", onnx.AttributeProto.FLOAT))
+    fn = helper.make_function("local", "ScaledTanh", ["a"], ["b"], [helper.make_node("Tanh", ["a"], ["t"]), leaky],
+                              [helper.make_opsetid("", 17)], attributes=["alpha"])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("ScaledTanh", ["h"], ["y"], domain="local", alpha=0.3)]
+    w = rng.standard_normal((3, 3)).astype(np.float32)
+    graph = helper.make_graph(nodes, "g", [_vi("x", [2, 3])], [_vi("y")], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
+                                                                     helper.make_opsetid("local", 1)])
+    m = import_onnx(model)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    y = m(x)
+    t = np.tanh(x @ w)
+    np.testing.assert_allclose(y.numpy(), np.where(t > 0, t, 0.3 * t), rtol=1e-6)
+    np.testing.assert_allclose(y.numpy(), ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0],
+                               rtol=1e-6)
+    y.sum().backward()
+    assert m._parameters["w"].grad is not None
+
+
+def test_if_runs_the_branch_taken_and_gradients_flow():
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [_vi("o")])
+    else_g = helper.make_graph([helper.make_node("Sub", ["x", "w"], ["o"])], "else", [], [_vi("o")])
+    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+             helper.make_node("Greater", ["s", "zero"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    w = np.float32([1.5, -2.0, 0.5])
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.float32(0), "zero")]
+    m = import_onnx(_model(nodes, [_vi("x", [3])], [_vi("y")], inits, opset=13))
+    assert [n for n, _ in m.named_parameters()] == ["w", "zero"]
+    x = np.float32([1.0, 2.0, 3.0])
+    y = m(x)
+    np.testing.assert_allclose(y.numpy(), x * w)
+    y.sum().backward()
+    np.testing.assert_allclose(m._parameters["w"].grad, x)
+    m.zero_grad()
+    y = m(-x)
+    np.testing.assert_allclose(y.numpy(), -x - w)
+    y.sum().backward()
+    np.testing.assert_allclose(m._parameters["w"].grad, -np.ones(3))
+
+
+def test_loop_iterates_with_carried_values_scan_outputs_and_gradients():
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Mul", ["v_in", "w"], ["v_out"]),
+         helper.make_node("Identity", ["v_out"], ["scan"])],
+        "body", [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", [2])],
+        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", [2]), _vi("scan", [2])])
+    nodes = [helper.make_node("Loop", ["n", "", "x"], ["y", "ys"], body=body)]
+    w = np.float32([0.5, 2.0])
+    model = _model(nodes, [_vi("x", [2]), _vi("n", [], TensorProto.INT64)], [_vi("y"), _vi("ys")],
+                   [numpy_helper.from_array(w, "w")], opset=13)
+    m = import_onnx(model)
+    x = np.float32([1.0, 3.0])
+    y, ys = m(x, np.int64(3))
+    np.testing.assert_allclose(y.numpy(), x * w ** 3)
+    assert ys.shape == (3, 2)
+    ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x, "n": np.array(3, np.int64)})
+    np.testing.assert_allclose(ys.numpy(), ref[1], rtol=1e-6)
+    y.sum().backward()
+    np.testing.assert_allclose(m._parameters["w"].grad, 3 * w ** 2 * x, rtol=1e-6)
+
+
+def test_opset_picks_the_newest_rule_at_or_below():
+    calls = []
+    for since in (3, 9):
+        import_rule("ProbeOp", since=since, domain="test.probe")(
+            lambda x, _s=since: calls.append(_s) or x)
+    try:
+        assert find_import_rule("test.probe", "ProbeOp", 2) is None
+        for opset, expect in ((3, 3), (8, 3), (9, 9), (20, 9)):
+            node = helper.make_node("ProbeOp", ["x"], ["y"], domain="test.probe")
+            graph = helper.make_graph([node], "g", [_vi("x", [1])], [_vi("y")])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                            helper.make_opsetid("test.probe", opset)])
+            import_onnx(model)(np.ones(1, np.float32))
+            assert calls[-1] == expect
+    finally:
+        IMPORT_RULES.pop(("test.probe", "ProbeOp"))
+
+
+def test_softmax_before_opset_13_coerces_to_2d():
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    for opset in (11, 13):
+        model = _model([helper.make_node("Softmax", ["x"], ["y"], axis=1)], [_vi("x", [2, 3, 4])], [_vi("y")],
+                       opset=opset)
+        ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+        np.testing.assert_allclose(import_onnx(model)(x).numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_to_onnx_keeps_nodes_names_opset_and_metadata(tmp_path):
+    model = _mlp()
+    model.producer_name, model.producer_version = "probe", "1.2"
+    onnx.helper.set_model_props(model, {"author": "someone"})
+    m = import_onnx(model)
+    m._parameters["layer.0 bias"].data = np.zeros(3, np.float32)
+    path = tmp_path / "out.onnx"
+    written = m.to_onnx(path)
+    again = onnx.load(str(path))
+    for out in (written, again):
+        assert [(n.op_type, n.name, list(n.input)) for n in out.graph.node] == \
+            [(n.op_type, n.name, list(n.input)) for n in model.graph.node]
+        assert out.producer_name == "probe" and out.metadata_props[0].value == "someone"
+        assert out.opset_import[0].version == 17
+        np.testing.assert_array_equal(numpy_helper.to_array(out.graph.initializer[1]), np.zeros(3))
+    import interop
+    exported = interop.export_onnx(m, ())
+    assert [n.name for n in exported.graph.node] == [n.name for n in model.graph.node]
