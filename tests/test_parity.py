@@ -1,0 +1,90 @@
+"""check_parity: both runtimes agree on good exports, and a broken export rule is found at its node."""
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+import autocompyute as ac  # noqa: E402
+from autocompyute import nn  # noqa: E402
+from autocompyute.ops import unary  # noqa: E402
+from interop import ParityReport, check_parity, export_onnx  # noqa: E402
+from interop.onnx.registry import EXPORT_RULES, load_rules  # noqa: E402
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(ac.randn(4, 8))
+        self.v = nn.Parameter(ac.randn(8, 3))
+
+    def forward(self, x):
+        return ((x @ self.w).tanh() @ self.v).softmax(-1)
+
+
+def _x(batch=5):
+    return np.random.default_rng(1).standard_normal((batch, 4)).astype(np.float32)
+
+
+def test_module_parity_is_ok():
+    report = check_parity(_Net(), _x())
+    assert isinstance(report, ParityReport)
+    assert report.ok and report.first_divergence is None
+    assert [o.name for o in report.outputs] == ["output"]
+    assert report.outputs[0].max_abs < 1e-5
+    assert len(report.values) == 3  # matmul, tanh, matmul: every intermediate value is compared
+    assert "parity: OK" in str(report)
+
+
+@pytest.fixture
+def broken_tanh():
+    """Export Tanh as Sigmoid, the kind of bug parity exists to find."""
+    load_rules()
+    good = EXPORT_RULES[unary.Tanh]
+    EXPORT_RULES[unary.Tanh] = lambda g, op, inputs: g.add_node("Sigmoid", inputs)
+    yield
+    EXPORT_RULES[unary.Tanh] = good
+
+
+def test_first_diverging_node_is_named(broken_tanh):
+    report = check_parity(_Net(), _x())
+    assert not report.ok
+    d = report.first_divergence
+    assert d.op_type == "Sigmoid" and d.engine_op == "Tanh"
+    assert d.input_shapes == [(5, 8)] and d.shape == (5, 8)
+    assert d.max_abs > 0.1
+    text = str(report)
+    assert "MISMATCH" in text and d.node in text and "Sigmoid" in text
+
+
+def test_onnx_file_through_the_importer(tmp_path):
+    net = _Net()
+    export_onnx(net, _x(), tmp_path / "net.onnx")
+    for model in (tmp_path / "net.onnx", str(tmp_path / "net.onnx"), onnx.load(tmp_path / "net.onnx"),
+                  (tmp_path / "net.onnx").read_bytes()):
+        report = check_parity(model)  # random inputs; the symbolic batch gets size 2
+        assert report.ok, str(report)
+        assert report.outputs[0].shape == (2, 3)
+
+
+def test_given_inputs_are_used(tmp_path):
+    net = _Net()
+    model = export_onnx(net, _x())
+    x = _x(7)
+    report = check_parity(model, {"input": x})
+    assert report.ok and report.outputs[0].shape == (7, 3)
+    report = check_parity(model, [x])
+    assert report.ok and report.outputs[0].shape == (7, 3)
+
+
+def test_tolerances_are_applied():
+    """A tolerance of zero everywhere flags float32 rounding differences; a loose one accepts them."""
+    def fn(x):
+        return (x.exp() * 3.3).sum(-1).log()
+    x = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)
+    loose = check_parity(fn, x, rtol=1e-3, atol=1e-3)
+    assert loose.ok
+    strict = check_parity(fn, x, rtol=0.0, atol=0.0)
+    assert strict.ok == (strict.outputs[0].max_abs == 0.0)
+    tight = check_parity(fn, x, rtol=0.0, atol=loose.outputs[0].max_abs / 2)
+    assert loose.outputs[0].max_abs == 0.0 or not tight.ok
