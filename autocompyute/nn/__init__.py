@@ -10,3 +10,4 @@ from .layers import (  # noqa: F401
     LogSoftmax, MSELoss, NLLLoss, ReLU, ReLU6, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softplus, Tanh,
 )
 from . import functional, init, utils  # noqa: F401,E402
+from .rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401,E402
