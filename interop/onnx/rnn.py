@@ -102,3 +102,45 @@ def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha
         return ((1 - z) * cand + z * h,)
 
     return _run(seq, direction, layout, step, [_initial(initial_h, seq, layout, n_dir, hs)])
+
+
+# ---- export ----
+from autocompyute.ops import rnn as rnn_ops  # noqa: E402
+from .registry import export_rule  # noqa: E402
+
+# The engine keeps PyTorch's gate order; ONNX wants LSTM as (i, o, f, c) and GRU as (z, r, h).
+_GATE_ORDER = {rnn_ops.RNN: [0], rnn_ops.LSTM: [0, 3, 1, 2], rnn_ops.GRU: [1, 0, 2]}
+
+
+def _onnx_gates(g, op, w):
+    """A weight or bias with PyTorch's gate blocks reordered for ONNX and a leading direction axis. Built
+    from the named parameter at run time (onnxruntime folds it once), so the initializer keeps its name."""
+    order = _GATE_ORDER[type(op)]
+    if len(order) > 1:
+        pieces = g.add_node("Split", [w, g.ints([op.out_meta[0][0][-1]] * len(order))], n_outputs=len(order),
+                            axis=0)
+        w = g.add_node("Concat", [pieces[i] for i in order], axis=0)
+    return g.unsqueeze(w, [0])
+
+
+@export_rule(rnn_ops.RNN, rnn_ops.LSTM, rnn_ops.GRU)
+def _export_recurrent(g, op, inputs):
+    kind = type(op)
+    n_state = 2 if kind is rnn_ops.LSTM else 1
+    x, states, (w_ih, w_hh), biases = inputs[0], inputs[1:1 + n_state], inputs[1 + n_state:3 + n_state], \
+        inputs[3 + n_state:]
+    hidden = op.out_meta[0][0][-1]
+    bias = ""
+    if biases:
+        bias = g.unsqueeze(g.add_node("Concat", [g.squeeze(_onnx_gates(g, op, b), [0]) for b in biases], axis=0),
+                           [0])
+    attrs = dict(hidden_size=hidden, direction="reverse" if op.reverse else "forward")
+    if kind is rnn_ops.RNN:
+        attrs["activations"] = ["Tanh" if op.nonlinearity == "tanh" else "Relu"]
+    if kind is rnn_ops.GRU:
+        attrs["linear_before_reset"] = 1  # PyTorch's form: r * (W_hn h + b_hn)
+    node_inputs = [x, _onnx_gates(g, op, w_ih), _onnx_gates(g, op, w_hh), bias, ""]
+    node_inputs += [g.unsqueeze(s, [0]) for s in states]
+    outs = g.add_node(kind.__name__, node_inputs, n_outputs=1 + n_state, **attrs)
+    y = g.squeeze(outs[0], [1])                        # (T, 1, B, H) -> (T, B, H)
+    return [y] + [g.squeeze(o, [0]) for o in outs[1:]]  # (1, B, H) -> (B, H)
