@@ -20,8 +20,9 @@ class Linear(Op):
     def backward(self, dy):
         x2, w = self.saved.x2, self.saved.w
         dy2 = dy.reshape(-1, w.shape[0])            # (M, out)
-        dx = (dy2 @ w).reshape(self.saved.x_shape)  # (..., in)
-        dw = dy2.T @ x2                             # (out, in)
+        # skip the GEMMs nobody needs: the input of a first layer, a frozen weight
+        dx = (dy2 @ w).reshape(self.saved.x_shape) if self.inputs[0].requires_grad else None  # (..., in)
+        dw = dy2.T @ x2 if self.inputs[1].requires_grad else None                           # (out, in)
         if self.has_bias:
             return dx, dw, dy2.sum(axis=0)
         return dx, dw

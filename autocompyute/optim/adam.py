@@ -36,18 +36,22 @@ class Adam(Optimizer):
         elif wd:
             grad = grad + wd * p.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (grad - m)
+        tmp = xp.subtract(grad, m, dtype=m.dtype)              # one scratch array, reused below
+        tmp *= 1 - beta1
+        m += tmp                                                # m = m + (1 - beta1) * (g - m)
+        xp.multiply(grad, grad, out=tmp)
+        tmp *= 1 - beta2
         v *= beta2
-        v += (1 - beta2) * grad * grad
+        v += tmp                                                # v = beta2 * v + (1 - beta2) * g * g
         if group["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        denom = xp.sqrt(v)
-        denom /= math.sqrt(1 - beta2 ** t)
-        denom += eps
-        step = m / denom
-        step *= lr / (1 - beta1 ** t)
-        p.data -= step
+        xp.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - beta2 ** t)
+        tmp += eps                                              # denominator
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - beta1 ** t)
+        p.data -= tmp
 
 
 class AdamW(Adam):
