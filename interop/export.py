@@ -35,7 +35,9 @@ def export_onnx(model, args, f=None, *, opset=None, dynamic_batch=True, input_na
     - `dynamic_batch`: True makes dim 0 of every input (of rank >= 1) the symbolic "batch" dim; a sequence
       gives each input's batch axis (None for none); False keeps the example's shapes.
     - `training`: False exports eval mode (BatchNorm running statistics, no Dropout); True keeps training-mode
-      BatchNormalization and Dropout nodes. The module's mode is restored afterwards.
+      BatchNormalization and Dropout nodes. The module's mode is restored afterwards. (onnxruntime 1.32's
+      graph optimizations fuse Conv + BatchNormalization as in inference even with training_mode=1: run such
+      a model with graph_optimization_level=ORT_DISABLE_ALL.)
     - `external_data`: True stores the weights in `<f>.data` beside the file; None does so when the model is
       over 2 GB.
     """

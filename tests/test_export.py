@@ -52,11 +52,13 @@ def _f32(arrays):
     return [np.ascontiguousarray(a.astype(np.float32) if a.dtype.kind == "f" else a) for a in arrays]
 
 
-def run_ort(model, feeds):
+def run_ort(model, feeds, optimize=True):
     """Check the model fully, load it in onnxruntime and run it on `feeds` (a list, in input order)."""
     onnx.checker.check_model(model, full_check=True)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
+    if not optimize:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     return sess.run(None, dict(zip(names, feeds)))
@@ -249,3 +251,141 @@ def test_several_inputs_and_outputs_and_an_input_as_output():
     model = export_onnx(fn, (a, b), output_names=["s", "twice"])
     assert [o.name for o in model.graph.output] == ["s", "twice", "output_2"]
     assert_matches(run_ort(model, [a, b]), list(fn(ac.tensor(a), ac.tensor(b))))
+
+
+# ---- small models built from nn layers: symbolic batch at 1, 3, 8; modes ----
+def _check_batches(model, example, make, batches=(1, 3, 8)):
+    """Export once on `example`, then compare onnxruntime with our eval forward at each batch size."""
+    proto = export_onnx(model, example)
+    model.eval()
+    for b in batches:
+        x = make(b)
+        want = _as_list(model(*[ac.tensor(a) for a in x]))
+        assert_matches(run_ort(proto, x), want)
+    return proto
+
+
+class _SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Dropout(0.3), nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
+
+    def forward(self, x):  # (B, 1, 8, 8) -> (B, 5)
+        return self.body(x)
+
+
+def _cnn_input(b):
+    return [np.random.default_rng(b).standard_normal((b, 1, 8, 8)).astype(np.float32)]
+
+
+def test_cnn_with_batchnorm_and_dropout_symbolic_batch():
+    net = _SmallCNN()
+    net.train()
+    for _ in range(2):  # move the running statistics away from their initial values
+        net(ac.tensor(_cnn_input(6)[0]))
+    proto = _check_batches(net, tuple(_cnn_input(2)), _cnn_input)
+    ops = [n.op_type for n in proto.graph.node]
+    assert "BatchNormalization" in ops and "Dropout" not in ops
+    assert net.training is False  # _check_batches put it in eval for the comparison
+
+
+def test_training_mode_keeps_batchnorm_statistics_and_dropout():
+    net = _SmallCNN()
+    before = net.body[1].running_mean.numpy().copy()
+    proto = export_onnx(net, _cnn_input(4)[0], training=True)
+    bn = [n for n in proto.graph.node if n.op_type == "BatchNormalization"]
+    assert len(bn) == 1 and onnx.helper.get_attribute_value(bn[0].attribute[-1]) in (0, 1)
+    assert {a.name: onnx.helper.get_attribute_value(a) for a in bn[0].attribute}["training_mode"] == 1
+    assert any(n.op_type == "Dropout" for n in proto.graph.node)
+    np.testing.assert_array_equal(net.body[1].running_mean.numpy(), before)  # the trace changed no buffer
+    assert net.training
+    onnx.checker.check_model(proto, full_check=True)
+    # with the dropout at p=0 the outputs are deterministic and must match our training-mode forward.
+    # onnxruntime's graph optimizations fold Conv + BatchNormalization as if in inference even when
+    # training_mode=1 (measured with 1.32.0: errors of about 1), so this runs it unoptimized.
+    net.body[4].p = 0.0
+    proto = export_onnx(net, _cnn_input(4)[0], training=True)
+    for b in (3, 5):
+        x = _cnn_input(b)[0]
+        assert_matches(run_ort(proto, [x], optimize=False), [net(ac.tensor(x))])
+    with pytest.raises(ExportError, match="needs opset >= 14"):
+        export_onnx(net, _cnn_input(4)[0], training=True, opset=13)
+
+
+class _Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(6, 8, num_layers=2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):  # (B, T, 6) -> (B, 3)
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def test_lstm_symbolic_batch():
+    def make(b):
+        return [np.random.default_rng(b).standard_normal((b, 5, 6)).astype(np.float32)]
+    _check_batches(_Seq(), tuple(make(2)), make)
+
+
+class _TinyGPT(nn.Module):
+    """Embedding, LayerNorm, causal single-head attention from matmuls, GELU MLP, tied to reshapes."""
+
+    def __init__(self, vocab=11, d=8, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(ac.randn(6, d) * 0.1)
+        self.ln = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, idx):  # (B, T) -> (B, T, vocab)
+        B, T = idx.shape
+        x = self.tok(idx) + self.pos[:T]                                      # (B, T, C)
+        C = x.shape[-1]
+        q, k, v = self.qkv(self.ln(x)).split(C, dim=-1)
+        q, k, v = (t.reshape(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / (C // self.heads) ** 0.5)     # (B, H, T, T)
+        mask = ac.triu(ac.ones(T, T), 1) > 0
+        att = att.masked_fill(mask, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + y
+        x = x + self.mlp(x)
+        return self.out(x)
+
+
+def test_gpt_like_symbolic_batch():
+    def make(b):
+        return [np.random.default_rng(b).integers(0, 11, (b, 6)).astype(np.int64)]
+    _check_batches(_TinyGPT(), tuple(make(2)), make)
+
+
+# ---- the model zoo: every model exported once, run at batch 1, 3 and 8 ----
+def _zoo_modules():
+    import importlib
+    import pathlib
+    here = pathlib.Path(__file__).resolve().parent.parent / "model_zoo"
+    found = []
+    for path in sorted(here.glob("*.py")):
+        if path.stem.startswith("_") or path.stem in ("demo", "train", "data"):
+            continue
+        mod = importlib.import_module(f"model_zoo.{path.stem}")
+        if hasattr(mod, "build") and hasattr(mod, "example_inputs"):
+            found.append(path.stem)
+    return found
+
+
+ZOO = _zoo_modules()
+
+
+@pytest.mark.parametrize("name", ZOO or [pytest.param("none", marks=pytest.mark.skip("model_zoo has no models yet"))])
+def test_zoo_model_export_symbolic_batch(name):
+    from interop.cli_export import build_zoo_model
+    model, inputs = build_zoo_model(name)
+    example = [x.numpy() if isinstance(x, ac.Tensor) else np.asarray(x) for x in inputs]
+    example = [a.astype(np.float32) if a.dtype == np.float64 else a for a in example]
+    _check_batches(model, tuple(example), lambda b: _resize_batch(example, b))
