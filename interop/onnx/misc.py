@@ -164,6 +164,8 @@ def shrink(x, *, bias=0.0, lambd=0.5):
 
 @rule("PRelu", 1, 6, 7, 9, 16)
 def prelu(x, slope):
+    if slope.ndim == 1 and x.ndim > 2 and slope.shape[0] == x.shape[1] != x.shape[-1]:
+        slope = F.reshape(slope, (-1,) + (1,) * (x.ndim - 2))  # opset < 7: the slope runs along channels
     return F.where(x < 0, x * slope, x)
 
 
