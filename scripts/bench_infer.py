@@ -1,0 +1,154 @@
+"""Inference latency: autocompyute (no_grad) against onnxruntime CPU (2 threads) on the exported model.
+
+    python scripts/bench_infer.py [--repeats 30] [--models mlp cnn gpt lstm]
+
+Models and shapes (the training benchmark's): MLP 784-512-512-10 at batch 128; LeNet CNN on 1x28x28 at batch 64;
+GPT (vocab 256, d 128, 4 heads, 2 layers) on sequences of 64 at batch 16; LSTM (input 32, hidden 128) on
+sequences of 50 at batch 32. A model of model_zoo/ is used when the zoo has it (with these sizes), otherwise the
+same architecture built here from nn layers. Prints median times and the ratio autocompyute / onnxruntime.
+Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import autocompyute as ac  # noqa: E402
+from autocompyute import nn  # noqa: E402
+from interop import export_onnx  # noqa: E402
+
+TARGETS = {"mlp": 1.2, "cnn": 3.0, "gpt": 2.0, "lstm": 2.0}
+
+
+# ---- the models (used when model_zoo lacks them) ----
+def mlp():
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    return model, (ac.randn(128, 784),)
+
+
+def cnn():
+    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 32, 14, 14)
+                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 7, 7)
+                          nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    return model, (ac.randn(64, 1, 28, 28),)
+
+
+class _Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x):  # (B, T, C)
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
+        q, k, v = (t.reshape(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / (C // self.heads) ** 0.5)
+        att = att.masked_fill(ac.triu(ac.ones(T, T), 1) > 0, float("-inf")).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp(self.ln2(x))
+
+
+class _GPT(nn.Module):
+    def __init__(self, vocab=256, d=128, heads=4, layers=2, block=64):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(block, d)
+        self.blocks = nn.ModuleList([_Block(d, heads) for _ in range(layers)])
+        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
+
+    def forward(self, idx):  # (B, T) -> (B, T, vocab)
+        x = self.tok(idx) + self.pos(ac.arange(idx.shape[1]))
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.ln(x))
+
+
+def gpt():
+    return _GPT(), (ac.randint(0, 256, (16, 64)),)
+
+
+class _LSTMNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(32, 128, batch_first=True)
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):  # (B, T, 32) -> (B, 10)
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def lstm():
+    return _LSTMNet(), (ac.randn(32, 50, 32),)
+
+
+BUILDERS = {"mlp": mlp, "cnn": cnn, "gpt": gpt, "lstm": lstm}
+
+
+def build(name):
+    """The zoo's model when model_zoo has one by this name, else the local one (same sizes)."""
+    try:
+        from interop.cli_export import build_zoo_model
+        model, inputs = build_zoo_model(name)
+        return model, inputs, "model_zoo"
+    except (SystemExit, ImportError, AttributeError, TypeError):
+        model, inputs = BUILDERS[name]()
+        return model, inputs, "local"
+
+
+def median_time(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    import onnxruntime as ort
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--models", nargs="*", default=list(BUILDERS))
+    args = parser.parse_args(argv)
+    ac.manual_seed(0)
+    rows = []
+    for name in args.models:
+        model, inputs, source = build(name)
+        model.eval()
+        arrays = [x.numpy() if isinstance(x, ac.Tensor) else np.asarray(x) for x in inputs]
+        proto = export_onnx(model, tuple(arrays))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        feeds = {i.name: a for i, a in zip(sess.get_inputs(), arrays)}
+        tensors = [ac.tensor(a) for a in arrays]
+
+        def ours():
+            with ac.no_grad():
+                return model(*tensors)
+
+        ours_s = median_time(ours, args.repeats)
+        ort_s = median_time(lambda: sess.run(None, feeds), args.repeats)
+        err = np.abs(np.asarray(sess.run(None, feeds)[0]) - np.asarray(ours()[0] if isinstance(ours(), tuple)
+                                                                          else ours()).astype(np.float32)).max()
+        rows.append((name, source, ours_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name], err))
+    print(f"{'model':6} {'built':9} {'autocompyute ms':>16} {'onnxruntime ms':>15} {'ratio':>7} {'target':>7} "
+          f"{'max err':>9}")
+    for name, source, a, o, r, t, e in rows:
+        flag = "" if r <= t else "  (target missed)"
+        print(f"{name:6} {source:9} {a:16.2f} {o:15.2f} {r:6.2f}x {t:6.1f}x {e:9.2e}{flag}")
+
+
+if __name__ == "__main__":
+    main()
