@@ -13,12 +13,17 @@ from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa
 from ..ops.unary import gelu, leaky_relu, relu, relu6, sigmoid, silu, softplus, tanh  # noqa: F401
 
 
-def softmax(x, dim=-1):
-    return _core.softmax(x, dim)
+def _softmax_dim(ndim):
+    """PyTorch's implicit softmax dim (dim=None): 0 for 0-, 1- and 3-D inputs, else 1."""
+    return 0 if ndim in (0, 1, 3) else 1
 
 
-def log_softmax(x, dim=-1):
-    return _core.log_softmax(x, dim)
+def softmax(x, dim=None):
+    return _core.softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
+
+
+def log_softmax(x, dim=None):
+    return _core.log_softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
 
 
 def flatten(x, start_dim=1, end_dim=-1):

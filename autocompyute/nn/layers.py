@@ -335,7 +335,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return F.softmax(x, -1 if self.dim is None else self.dim)
+        return F.softmax(x, self.dim)
 
 
 class LogSoftmax(Module):
@@ -344,7 +344,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x):
-        return F.log_softmax(x, -1 if self.dim is None else self.dim)
+        return F.log_softmax(x, self.dim)
 
 
 # ---- losses ----
