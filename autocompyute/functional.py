@@ -33,5 +33,6 @@ from .ops.loss import (  # noqa: F401,E402
     smooth_l1_loss,
 )
 from .ops import rnn as _rnn  # noqa: F401,E402  (the recurrent Ops behind nn.RNN/LSTM/GRU)
+from .ops.attention import scaled_dot_product_attention  # noqa: F401,E402
 
 clip = clamp

@@ -11,3 +11,4 @@ from .layers import (  # noqa: F401
 )
 from . import functional, init, utils  # noqa: F401,E402
 from .rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401,E402
+from .attention import MultiheadAttention  # noqa: F401,E402

@@ -38,3 +38,4 @@ from ..ops.conv import (  # noqa: F401,E402
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,
     conv_transpose2d, max_pool1d, max_pool2d,
 )
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401,E402

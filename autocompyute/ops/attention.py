@@ -1,0 +1,93 @@
+"""Scaled dot-product attention as one fused Op: two batched GEMMs forward, four backward, softmax in between.
+
+softmax(q @ k^T * scale + mask) @ v with PyTorch's semantics: a boolean mask says where to attend (True), a
+float mask is added to the scores; `causal` keeps the lower triangle (top-left aligned when L != S). Rows
+whose every key is masked give zeros rather than NaN.
+"""
+import math
+
+from .. import backends
+from ..errors import ShapeError
+from .base import Op
+
+
+class ScaledDotProductAttention(Op):
+    """Inputs q (..., L, E), k (..., S, E), v (..., S, Ev), optional float mask broadcastable to (..., L, S).
+    Attributes: scale, causal, dropout_p, need_weights (a second output: the attention weights, after dropout,
+    (..., L, S)). Batch dims broadcast like matmul's."""
+
+    def forward(self, q, k, v, mask=None):
+        xp = self.xp
+        scores = (q @ k.swapaxes(-1, -2)) * self.scale                    # (..., L, S)
+        if mask is not None:
+            scores = scores + mask
+        if self.causal:
+            L, S = scores.shape[-2:]
+            scores = xp.where(xp.tri(L, S, dtype=bool), scores, -xp.inf)
+        top = scores.max(axis=-1, keepdims=True)
+        p = xp.exp(scores - xp.where(xp.isfinite(top), top, 0))
+        total = p.sum(axis=-1, keepdims=True)
+        p /= xp.where(total > 0, total, 1)                                # fully masked rows stay 0
+        keep = None
+        if self.dropout_p > 0:
+            rng = backends.rng(backends.device_of(q))
+            keep = (rng.random(p.shape, dtype=p.dtype) >= self.dropout_p) / p.dtype.type(1 - self.dropout_p)
+            weights = p * keep
+        else:
+            weights = p
+        out = weights @ v                                                 # (..., L, Ev)
+        self.save(q=q, k=k, v=v, p=p, keep=keep, weights=weights)
+        return (out, weights) if self.need_weights else out
+
+    def backward(self, dout, dweights=None):
+        s = self.saved
+        dw = dout @ s.v.swapaxes(-1, -2)                                  # (..., L, S)
+        if dweights is not None:
+            dw = dw + dweights
+        dv = s.weights.swapaxes(-1, -2) @ dout
+        dp = dw if s.keep is None else dw * s.keep
+        ds = s.p * (dp - (dp * s.p).sum(axis=-1, keepdims=True))          # softmax backward
+        dq = (ds @ s.k) * self.scale
+        dk = (ds.swapaxes(-1, -2) @ s.q) * self.scale
+        return dq, dk, dv, ds
+
+
+def _check(q, k, v):
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ShapeError(f"scaled_dot_product_attention: query, key and value need at least 2 dims, got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ShapeError(f"scaled_dot_product_attention: query {tuple(q.shape)}, key {tuple(k.shape)} and value "
+                         f"{tuple(v.shape)} need query/key feature sizes and key/value lengths to agree")
+
+
+def additive_mask(mask, like, attend_when=True):
+    """A boolean mask (True = attend, or True = masked when attend_when is False) as a float constant of 0 and
+    -inf in `like`'s dtype; float masks pass through unchanged."""
+    from ..tensor import Tensor
+
+    if mask is None or mask.dtype.kind == "f":
+        return mask
+    xp = like.xp
+    allowed = mask.data.astype(bool)
+    if not attend_when:
+        allowed = ~allowed
+    return Tensor(xp.where(allowed, 0, -xp.inf).astype(like.dtype))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 need_weights=False):
+    """softmax(query @ key^T * scale + mask) @ value, PyTorch's function. attn_mask: bool (True = attend) or float
+    (added to the scores), broadcastable to (..., L, S); is_causal applies a lower-triangular mask (not together
+    with attn_mask, as in PyTorch); dropout_p drops attention weights (always, like PyTorch's function: pass 0.0
+    in eval mode); scale defaults to 1/sqrt(E). need_weights=True also returns the weights (..., L, S)."""
+    _check(query, key, value)
+    if attn_mask is not None and is_causal:
+        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
+    if not 0 <= dropout_p < 1:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    mask = additive_mask(attn_mask, query)
+    args = (query, key, value) if mask is None else (query, key, value, mask)
+    return ScaledDotProductAttention.apply(*args, scale=scale, causal=bool(is_causal), dropout_p=float(dropout_p),
+                                           need_weights=bool(need_weights))
