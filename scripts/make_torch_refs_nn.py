@@ -17,6 +17,26 @@ def t64(a, grad=False):
     return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=grad)
 
 
+def carry_over_model(nn):
+    """The same small network in torch.nn or autocompyute.nn (both have these names and layouts)."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(10, 8, padding_idx=0)
+            self.norm = nn.LayerNorm(8)
+            self.fc = nn.Linear(8, 6)
+            self.bn = nn.BatchNorm1d(6)
+            self.gn = nn.GroupNorm(2, 6)
+            self.head = nn.Sequential(nn.GELU(), nn.Linear(6, 3, bias=False))
+
+        def forward(self, tokens):
+            h = self.fc(self.norm(self.emb(tokens)))            # (B, T, 6)
+            h = self.gn(self.bn(h.transpose(1, 2)))             # (B, 6, T)
+            return self.head(h.transpose(1, 2))                 # (B, T, 3)
+
+    return Net()
+
+
 def main():
     rng = np.random.default_rng(1234)
     refs = {}
@@ -121,6 +141,18 @@ def main():
     refs["sched/warmup_cosine"] = schedule(lambda o: sched.SequentialLR(
         o, [sched.LinearLR(o, start_factor=0.1, total_iters=3), sched.CosineAnnealingLR(o, T_max=8, eta_min=0.0)],
         milestones=[3]))
+
+    # a state dict made by PyTorch loads into the same architecture here (names, shapes, dtypes, buffers)
+    torch.manual_seed(0)
+    model = carry_over_model(torch.nn).double()
+    tokens = rng.integers(0, 10, (4, 3))
+    model.train()
+    model(torch.tensor(tokens))                     # move the BatchNorm statistics away from their defaults
+    model.eval()
+    for k, v in model.state_dict().items():
+        refs[f"carry/sd/{k}"] = v.numpy()
+    refs["carry/tokens"] = tokens
+    refs["carry/out"] = model(torch.tensor(tokens)).detach().numpy()
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **refs)
