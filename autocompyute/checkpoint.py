@@ -91,7 +91,10 @@ def _write_all(f, data):
 
 def _write_atomic(path, data):
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path!r}: cannot write in {folder!r} ({e.strerror or e})") from e
     try:
         with os.fdopen(fd, "wb") as f:
             _write_all(f, data)

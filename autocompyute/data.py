@@ -35,7 +35,7 @@ class TensorDataset(Dataset):
 
     def batch(self, indices):
         """Several samples at once: one fancy-indexing per array (the loader's fast path)."""
-        return tuple(Tensor(a[indices]) for a in self.arrays)
+        return tuple(Tensor(a[backends.xp_of(a).asarray(indices)]) for a in self.arrays)
 
 
 def default_collate(samples):

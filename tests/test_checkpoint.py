@@ -122,6 +122,8 @@ def test_missing_file_raises_checkpoint_error_naming_it(tmp_path):
     path = tmp_path / "nope.safetensors"
     with pytest.raises(CheckpointError, match="nope.safetensors.*no such file"):
         checkpoint.load(path)
+    with pytest.raises(CheckpointError, match="no_folder"):
+        checkpoint.save({"w": np.zeros(2)}, tmp_path / "no_folder" / "ck.safetensors")
     assert issubclass(CheckpointError, ac.AutoCompyuteError)
 
 

@@ -273,6 +273,8 @@ def test_loss_modules_match_their_functions_and_numpy():
     d = np.abs(x - t)
     want = np.where(d < 0.5, 0.5 * d ** 2 / 0.5, d - 0.25).mean()
     assert nn.SmoothL1Loss(beta=0.5)(X, T).item() == pytest.approx(want, rel=1e-5)
+    want = np.where(d < 0.5, 0.5 * d ** 2, 0.5 * (d - 0.25)).mean()
+    assert nn.HuberLoss(delta=0.5)(X, T).item() == pytest.approx(want, rel=1e-5)
     p, tt = _sigmoid(x), (t > 0).astype(np.float32)
     want = -(tt * np.log(p) + (1 - tt) * np.log(1 - p)).mean()
     assert nn.BCELoss()(ac.tensor(p.astype(np.float32)), ac.tensor(tt)).item() == pytest.approx(want, rel=1e-4)

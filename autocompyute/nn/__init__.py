@@ -6,8 +6,8 @@ from .pooling import (  # noqa: F401,E402
 )
 from .layers import (  # noqa: F401
     BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, CrossEntropyLoss, Dropout, ELU, Embedding, Flatten, GELU,
-    GroupNorm, Hardsigmoid, Hardswish, Hardtanh, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU, Linear,
-    LogSoftmax, MSELoss, NLLLoss, ReLU, ReLU6, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softplus, Tanh,
+    GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU,
+    Linear, LogSoftmax, MSELoss, NLLLoss, ReLU, ReLU6, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softplus, Tanh,
 )
 from . import functional, init, utils  # noqa: F401,E402
 from .rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401,E402

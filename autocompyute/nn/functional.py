@@ -6,7 +6,7 @@ from ..ops.activation import elu, hardsigmoid, hardswish, hardtanh  # noqa: F401
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.linear import embedding, linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss, nll_loss,
     smooth_l1_loss,
 )
 from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: F401

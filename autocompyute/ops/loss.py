@@ -311,6 +311,13 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):  # noqa: A002
     return SmoothL1Loss.apply(input, _pair("smooth_l1_loss", input, target), reduction=reduction, beta=float(beta))
 
 
+def huber_loss(input, target, reduction="mean", delta=1.0):  # noqa: A002
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta): delta times smooth_l1_loss(beta=delta)."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return smooth_l1_loss(input, target, reduction, beta=delta) * float(delta)
+
+
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa: A002
     """Binary cross-entropy of probabilities `input` in [0, 1]; `weight` broadcasts to the input."""
     _check_reduction("binary_cross_entropy", reduction)
