@@ -6,7 +6,7 @@ Models and shapes (the training benchmark's): MLP 784-512-512-10 at batch 128; L
 GPT (vocab 256, d 128, 4 heads, 2 layers) on sequences of 64 at batch 16; LSTM (input 32, hidden 128) on
 sequences of 50 at batch 32. A model of model_zoo/ is used when the zoo has it (with these sizes), otherwise the
 same architecture built here from nn layers. Prints median times and the ratio autocompyute / onnxruntime.
-Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x.
+Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x. `--blas-threads N` sets numpy's BLAS threads.
 """
 import argparse
 import os
@@ -14,7 +14,12 @@ import statistics
 import sys
 import time
 
-import numpy as np
+if "--blas-threads" in sys.argv:  # must be set before numpy loads OpenBLAS
+    _n = sys.argv[sys.argv.index("--blas-threads") + 1]
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _n
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -119,6 +124,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--models", nargs="*", default=list(BUILDERS))
+    parser.add_argument("--blas-threads", help="threads of numpy's BLAS (default: as the environment says); on a "
+                        "busy 2-core machine multi-threaded OpenBLAS can be 10-80x slower than one thread")
     args = parser.parse_args(argv)
     ac.manual_seed(0)
     rows = []
@@ -143,6 +150,7 @@ def main(argv=None):
         err = np.abs(np.asarray(sess.run(None, feeds)[0]) - np.asarray(ours()[0] if isinstance(ours(), tuple)
                                                                           else ours()).astype(np.float32)).max()
         rows.append((name, source, ours_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name], err))
+    print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads")
     print(f"{'model':6} {'built':9} {'autocompyute ms':>16} {'onnxruntime ms':>15} {'ratio':>7} {'target':>7} "
           f"{'max err':>9}")
     for name, source, a, o, r, t, e in rows:
