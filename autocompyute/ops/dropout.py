@@ -7,16 +7,21 @@ from .base import Op
 
 class Dropout(Op):
     """y = x * mask / (1 - p), with mask[i] = (u[i] >= p) for u uniform in [0, 1) drawn from the engine's
-    generator (`ac.manual_seed` makes it reproducible). The scaled mask is saved for the backward."""
+    generator (`ac.manual_seed` makes it reproducible). The boolean mask (one byte an element) is saved for
+    the backward."""
     def forward(self, x):
         u = backends.rng(backends.device_of(x)).random(x.shape, dtype=np.float32)
-        scale = self.xp.asarray(1 / (1 - self.p), dtype=x.dtype) if self.p < 1 else self.xp.asarray(0, x.dtype)
-        mask = (u >= self.p) * scale                # (x.shape), dtype of x
+        mask = u >= self.p
         self.save(mask=mask)
-        return x * mask
+        return self._apply_mask(x, mask)
+
+    def _apply_mask(self, a, mask):
+        out = a * mask
+        out *= out.dtype.type(1 / (1 - self.p) if self.p < 1 else 0)
+        return out
 
     def backward(self, dy):
-        return (dy * self.saved.mask,)
+        return (self._apply_mask(dy, self.saved.mask),)
 
 
 def dropout(x, p=0.5, training=True):
