@@ -41,6 +41,9 @@ DYNAMIC_EXEMPT = {
     "gather_map": "a flat gather over the whole tensor: its index table has the example's size",
     "gather_map_weighted_two_inputs": "a flat gather over the whole tensors: its index table has the example's size",
     "dropout_seeded_mask": "random mask (see EXPORT_EXEMPT)",
+    "sdpa_bool_mask": "ops/attention.additive_mask turns the boolean mask input into a float array outside the "
+                      "graph (not an Op), so it is a constant of the example's batch",
+    "sdpa_fully_masked_row": "boolean mask input over the batch dim, made a constant by additive_mask (see above)",
 }
 
 

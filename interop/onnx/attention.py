@@ -53,3 +53,37 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
         y = F.reshape(F.permute(y, (0, 2, 1, 3)), (b, s, h * d))
     n_out = len(ctx.node.outputs)
     return (y, present_k, present_v)[:max(n_out, 1)] if n_out > 1 else y
+
+
+# ---- export ----
+import numpy as np  # noqa: E402
+
+from autocompyute.ops import attention as attention_ops  # noqa: E402
+from .registry import export_rule  # noqa: E402
+
+
+@export_rule(attention_ops.ScaledDotProductAttention)
+def _export_sdpa(g, op, inputs):
+    """The engine's formula in plain ops (every opset): softmax(q k^T * scale + mask) v, where rows whose every
+    key is masked give zeros, as in the engine."""
+    q, k, v = inputs[:3]
+    dtype = op.inputs[0].dtype
+    rank = op.inputs[1].ndim
+    perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+    scores = g.add_node("Mul", [g.add_node("MatMul", [q, g.add_node("Transpose", [k], perm=perm)]),
+                                g.const(op.scale, dtype)])                     # (..., L, S)
+    if len(inputs) > 3:
+        scores = g.add_node("Add", [scores, inputs[3]])
+    if op.causal:
+        L, S = op.out_meta[0][0][-2], op.inputs[1].shape[-2]
+        scores = g.add_node("Where", [g.const(np.tri(L, S, dtype=bool)), scores, g.const(-np.inf, dtype)])
+    top = g.reduce("ReduceMax", scores, [-1], True)
+    top = g.add_node("Where", [g.add_node("IsInf", [top]), g.const(0.0, dtype), top])
+    p = g.add_node("Exp", [g.add_node("Sub", [scores, top])])
+    total = g.reduce("ReduceSum", p, [-1], True)
+    safe = g.add_node("Where", [g.add_node("Greater", [total, g.const(0.0, dtype)]), total, g.const(1.0, dtype)])
+    weights = g.add_node("Div", [p, safe])
+    if op.dropout_p > 0:
+        weights = g.add_node("Dropout", [weights, g.const(np.asarray(op.dropout_p, dtype)), g.const(np.asarray(True))])
+    out = g.add_node("MatMul", [weights, v])
+    return [out, weights] if op.need_weights else out
