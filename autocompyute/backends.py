@@ -79,12 +79,12 @@ def erf(xp, x):
         return cupyx.scipy.special.erf(x)
     if x.dtype == np.float64:
         return _erf_exact(x).astype(np.float64)
-    # Abramowitz & Stegun 7.1.26, evaluated in float64
-    z = x.astype(np.float64)
-    a = np.abs(z)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return (np.sign(z) * (1.0 - poly * np.exp(-a * a))).astype(x.dtype)
+    # Abramowitz & Stegun 7.1.26, in the input's own precision (its error is below float32's resolution)
+    a = np.abs(x)
+    coef = [x.dtype.type(c) for c in (0.3275911, 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)]
+    t = 1 / (1 + coef.pop(0) * a)
+    poly = t * (coef[0] + t * (coef[1] + t * (coef[2] + t * (coef[3] + t * coef[4]))))
+    return np.copysign(1 - poly * np.exp(-a * a), x)
 
 
 # ---- random numbers: one generator per backend, reseeded together by manual_seed ----
