@@ -61,8 +61,8 @@ def xp_for(device):
 
 def scatter_add(xp, target, index, values):
     """target[index] += values, adding repeated indices (np.add.at / cupyx.scatter_add)."""
-    if xp is np:
-        np.add.at(target, index, values)
+    if xp is np or hasattr(xp.add, "at"):  # cupy >= 13 has add.at
+        xp.add.at(target, index, values)
     else:
         import cupyx
         cupyx.scatter_add(target, index, values)

@@ -430,3 +430,15 @@ def test_clip_grad_norm_and_value():
     b.grad = np.array([[-5.0, 0.5], [2.0, -0.1]], np.float32)
     nn.utils.clip_grad_value_(b, 1.0)
     np.testing.assert_allclose(b.grad, [[-1.0, 0.5], [1.0, -0.1]])
+
+
+def test_parameters_are_listed_depth_first_like_pytorch():
+    from autocompyute import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sub = nn.Linear(2, 2)
+
+    m = nn.Sequential(Block(), nn.Linear(2, 3))
+    assert list(m.state_dict()) == ["0.sub.weight", "0.sub.bias", "1.weight", "1.bias"]

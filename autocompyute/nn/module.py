@@ -83,17 +83,17 @@ class Module:
 
     # ---- traversal ----
     def named_modules(self, prefix=""):
+        """Depth-first, in registration order, as PyTorch lists them (and so orders parameters)."""
         stack = [(prefix, self)]
         seen = set()
         while stack:
-            name, m = stack.pop(0)
+            name, m = stack.pop()
             if id(m) in seen:
                 continue
             seen.add(id(m))
             yield name, m
-            for child_name, child in m._modules.items():
-                if child is not None:
-                    stack.append((f"{name}.{child_name}" if name else child_name, child))
+            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
 
     def modules(self):
         return (m for _, m in self.named_modules())
