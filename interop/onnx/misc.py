@@ -1154,3 +1154,61 @@ def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
     win = np.moveaxis(win, -2, 1)  # (N, C, *d, size)
     sq = F.sum(gather_map([x, _scalar(x, 0)], win) ** 2.0, -1)
     return x / (sq * (alpha / size) + bias) ** beta
+
+
+# ---------------------------------------------------------------------------------------------------------
+# opset 1-6 forms (PyTorch-converted models): explicit broadcast/axis attributes, consumed_inputs, is_test
+# ---------------------------------------------------------------------------------------------------------
+def _legacy_broadcast(a, b, broadcast, axis):
+    """Before opset 7, B broadcasts to A only with broadcast=1, aligned at `axis` (default: trailing)."""
+    if broadcast and axis is not None and b.ndim and b.ndim < a.ndim:
+        ax = axis % a.ndim
+        b = F.reshape(b, tuple(b.shape) + (1,) * (a.ndim - ax - b.ndim))
+    return a, b
+
+
+def _legacy_binary(fn):
+    def legacy(a, b, *, broadcast=0, axis=None, consumed_inputs=None):
+        from .binary import _same
+        return fn(*_same(*_legacy_broadcast(a, b, broadcast, axis)))
+    return legacy
+
+
+for _op, _since in (("Add", 1), ("Add", 6), ("Sub", 1), ("Sub", 6), ("Mul", 1), ("Mul", 6), ("Div", 1), ("Div", 6),
+                    ("Pow", 1)):
+    import_rule(_op, since=_since)(_legacy_binary(getattr(F, {"Add": "add", "Sub": "sub", "Mul": "mul",
+                                                               "Div": "div", "Pow": "pow"}[_op])))
+
+
+def _legacy_fold(fn):
+    def legacy(*xs, consumed_inputs=None):
+        out = xs[0]
+        for x in xs[1:]:
+            out = fn(out, x)
+        return out
+    return legacy
+
+
+for _since in (1, 6):
+    import_rule("Max", since=_since)(_legacy_fold(F.maximum))
+    import_rule("Min", since=_since)(_legacy_fold(F.minimum))
+
+
+@import_rule("Gemm", since=1)
+@import_rule("Gemm", since=6)
+def gemm_legacy(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):  # noqa: N803
+    from .linalg import gemm
+    return gemm(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
+
+
+@import_rule("BatchNormalization", since=1)
+@import_rule("BatchNormalization", since=6)
+def batch_normalization_legacy(x, scale, bias, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1,
+                               consumed_inputs=None, ctx):
+    """Opset 1-6: `is_test` says inference; spatial=0 (per-activation statistics) is refused."""
+    from .norm import batch_normalization
+    if not spatial:
+        raise ValueError("BatchNormalization: spatial=0 is not supported")
+    training = int(not is_test and len([n for n in ctx.node.outputs if n]) > 1)
+    return batch_normalization(x, scale, bias, mean, var, epsilon=epsilon, momentum=momentum,
+                               training_mode=training, ctx=ctx)

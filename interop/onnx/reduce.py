@@ -52,6 +52,8 @@ def _sum_square(x, dim, keepdim):
 def _values(fn):
     """max/min with a dim give (values, indices): keep the values."""
     def reduce(x, dim, keepdim):
+        if dim is None and keepdim:  # all axes, kept as size-1 dims
+            return F.reshape(reduce(x, None, False), (1,) * x.ndim)
         out = fn(x, dim, keepdim)
         return out[0] if isinstance(out, tuple) else out
     return reduce
