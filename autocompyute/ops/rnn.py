@@ -10,11 +10,6 @@ from ..errors import ShapeError
 from .base import Op
 
 
-def sigmoid(xp, x):
-    """Overflow-free logistic function."""
-    return 0.5 * (1 + xp.tanh(0.5 * x))
-
-
 def _steps(n, reverse):
     return range(n - 1, -1, -1) if reverse else range(n)
 
@@ -26,6 +21,24 @@ def _project(x, w_ih, bias=None):
     if bias is not None:
         gx += bias
     return gx
+
+
+def _shifted(xp, out, h0, reverse):
+    """The state each step started from: h0 at the first step processed, else the previous step's output."""
+    prev = xp.empty_like(out)
+    if reverse:
+        prev[:-1], prev[-1] = out[1:], h0
+    else:
+        prev[1:], prev[0] = out[:-1], h0
+    return prev
+
+
+def _half_rows(xp, n_rows, full, dtype):
+    """Row scales 0.5 except for the blocks in `full`: the gates computed as sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)
+    get their pre-activation halved through the weights, so one tanh call serves every gate of a step."""
+    scale = xp.full(n_rows, 0.5, dtype=dtype)
+    scale[full] = 1
+    return scale
 
 
 def _weight_grads(dgx, dgh, x, h_prev, w_ih, n_biases):
@@ -46,27 +59,30 @@ class RNN(Op):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
-        gx = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        out, h_prev = xp.empty(gx.shape, gx.dtype), xp.empty(gx.shape, gx.dtype)
-        h, w_hh_t = h0, w_hh.T
+        gx = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)       # (T, B, H)
+        out = xp.empty(gx.shape, gx.dtype)
+        h, w_hh_t = h0, xp.ascontiguousarray(w_hh.T)                         # contiguous: a faster small GEMM
         for t in _steps(len(x), self.reverse):
-            h_prev[t] = h
-            pre = gx[t] + h @ w_hh_t
-            h = xp.tanh(pre) if self.nonlinearity == "tanh" else xp.maximum(pre, 0)
-            out[t] = h
-        self.save(x=x, out=out, h_prev=h_prev, w_ih=w_ih, w_hh=w_hh, n_biases=0 if b_ih is None else 2)
+            h = xp.matmul(h, w_hh_t, out=out[t])
+            h += gx[t]
+            if self.nonlinearity == "tanh":
+                xp.tanh(h, out=h)
+            else:
+                xp.maximum(h, 0, out=h)
+        self.save(x=x, h0=h0, out=out, w_ih=w_ih, w_hh=w_hh, n_biases=0 if b_ih is None else 2)
         return out, h.copy()
 
     def backward(self, dout, dh_n):
-        s = self.saved
-        dpre = self.xp.empty(dout.shape, dout.dtype)
+        xp, s = self.xp, self.saved
+        deriv = 1 - s.out * s.out if self.nonlinearity == "tanh" else (s.out > 0).astype(dout.dtype)
+        dpre = xp.empty(dout.shape, dout.dtype)                             # (T, B, H)
         dh = dh_n
         for t in _steps(len(dout), not self.reverse):
             dh = dh + dout[t]
-            h = s.out[t]
-            dpre[t] = dh * (1 - h * h) if self.nonlinearity == "tanh" else dh * (h > 0)
+            xp.multiply(dh, deriv[t], out=dpre[t])
             dh = dpre[t] @ s.w_hh
-        dx, dw_ih, dw_hh, *db = _weight_grads(dpre, dpre, s.x, s.h_prev, s.w_ih, s.n_biases)
+        h_prev = _shifted(xp, s.out, s.h0, self.reverse)
+        dx, dw_ih, dw_hh, *db = _weight_grads(dpre, dpre, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dw_ih, dw_hh, *db)
 
 
@@ -77,46 +93,52 @@ class LSTM(Op):
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
-        gx = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)       # (T, B, 4H)
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
+        half = _half_rows(xp, 4 * H, slice(2 * H, 3 * H), w_hh.dtype)       # i, f, o via tanh(z / 2)
+        gx = _project(x, w_ih * half[:, None], None if b_ih is None else (b_ih + b_hh) * half)   # (T, B, 4H)
+        w_hh_t = xp.ascontiguousarray((w_hh * half[:, None]).T)
         acts = xp.empty(gx.shape, gx.dtype)                                  # activated gates i, f, g, o
-        out, tanh_c = xp.empty((T, B, H), gx.dtype), xp.empty((T, B, H), gx.dtype)
-        h_prev, c_prev = xp.empty((T, B, H), gx.dtype), xp.empty((T, B, H), gx.dtype)
-        h, c, w_hh_t = h0, c0, w_hh.T
+        out, cs, tanh_c = (xp.empty((T, B, H), gx.dtype) for _ in range(3))
+        h, c = h0, c0
         for t in _steps(T, self.reverse):
-            h_prev[t], c_prev[t] = h, c
-            a = acts[t]
-            a[...] = gx[t] + h @ w_hh_t
-            a[:, :2 * H] = sigmoid(xp, a[:, :2 * H])
-            a[:, 2 * H:3 * H] = xp.tanh(a[:, 2 * H:3 * H])
-            a[:, 3 * H:] = sigmoid(xp, a[:, 3 * H:])
+            a = xp.matmul(h, w_hh_t, out=acts[t])
+            a += gx[t]
+            xp.tanh(a, out=a)
+            for sig in (a[:, :2 * H], a[:, 3 * H:]):                         # sigmoid = 0.5 + 0.5 * tanh(z / 2)
+                sig *= 0.5
+                sig += 0.5
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c = f * c + i * g
-            tanh_c[t] = xp.tanh(c)
-            h = o * tanh_c[t]
-            out[t] = h
-        self.save(x=x, acts=acts, tanh_c=tanh_c, h_prev=h_prev, c_prev=c_prev, w_ih=w_ih, w_hh=w_hh,
+            c = xp.add(f * c, i * g, out=cs[t])
+            h = xp.multiply(o, xp.tanh(c, out=tanh_c[t]), out=out[t])
+        self.save(x=x, h0=h0, c0=c0, acts=acts, out=out, cs=cs, tanh_c=tanh_c, w_ih=w_ih, w_hh=w_hh,
                   n_biases=0 if b_ih is None else 2)
         return out, h.copy(), c.copy()
 
     def backward(self, dout, dh_n, dc_n):
-        s = self.saved
+        xp, s = self.xp, self.saved
         H = dout.shape[-1]
-        dgates = self.xp.empty(s.acts.shape, dout.dtype)                    # pre-activation gradients
+        acts, tc = s.acts, s.tanh_c
+        # derivatives of the activations and of h w.r.t. c, for all steps at once
+        deriv = acts * (1 - acts)                                            # sigmoid gates
+        g = acts[..., 2 * H:3 * H]
+        deriv[..., 2 * H:3 * H] = 1 - g * g                                  # tanh gate
+        o_dtanh = acts[..., 3 * H:] * (1 - tc * tc)
+        c_prev = _shifted(xp, s.cs, s.c0, self.reverse)
+        dgates = xp.empty(acts.shape, dout.dtype)                           # pre-activation gradients
         dh, dc = dh_n, dc_n
         for t in _steps(len(dout), not self.reverse):
-            a, tc = s.acts[t], s.tanh_c[t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            a, d = acts[t], dgates[t]
             dh = dh + dout[t]
-            dc = dc + dh * o * (1 - tc * tc)
-            d = dgates[t]
-            d[:, :H] = dc * g * i * (1 - i)
-            d[:, H:2 * H] = dc * s.c_prev[t] * f * (1 - f)
-            d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
-            d[:, 3 * H:] = dh * tc * o * (1 - o)
-            dc = dc * f
+            dc = dc + dh * o_dtanh[t]
+            xp.multiply(dc, a[:, 2 * H:3 * H], out=d[:, :H])                 # d i = dc * g
+            xp.multiply(dc, c_prev[t], out=d[:, H:2 * H])                    # d f = dc * c_prev
+            xp.multiply(dc, a[:, :H], out=d[:, 2 * H:3 * H])                 # d g = dc * i
+            xp.multiply(dh, tc[t], out=d[:, 3 * H:])                         # d o = dh * tanh(c)
+            d *= deriv[t]
+            dc = dc * a[:, H:2 * H]
             dh = d @ s.w_hh
-        dx, dw_ih, dw_hh, *db = _weight_grads(dgates, dgates, s.x, s.h_prev, s.w_ih, s.n_biases)
+        h_prev = _shifted(xp, s.out, s.h0, self.reverse)
+        dx, dw_ih, dw_hh, *db = _weight_grads(dgates, dgates, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dc, dw_ih, dw_hh, *db)
 
 
@@ -127,43 +149,55 @@ class GRU(Op):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
-        gx = _project(x, w_ih, b_ih)                                        # (T, B, 3H)
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
+        half = _half_rows(xp, 3 * H, slice(2 * H, 3 * H), w_hh.dtype)       # r, z via tanh(z / 2)
+        gx = _project(x, w_ih * half[:, None], None if b_ih is None else b_ih * half)   # (T, B, 3H)
+        w_hh_t = xp.ascontiguousarray((w_hh * half[:, None]).T)
+        b_hh = None if b_hh is None else b_hh * half
+        gh = xp.empty(gx.shape, gx.dtype)                                    # W_hh h + b_hh (r, z halved)
         rz = xp.empty((T, B, 2 * H), gx.dtype)
-        n_all, hn_all = xp.empty((T, B, H), gx.dtype), xp.empty((T, B, H), gx.dtype)
-        out, h_prev = xp.empty((T, B, H), gx.dtype), xp.empty((T, B, H), gx.dtype)
-        h, w_hh_t = h0, w_hh.T
+        n, out = xp.empty((T, B, H), gx.dtype), xp.empty((T, B, H), gx.dtype)
+        h = h0
         for t in _steps(T, self.reverse):
-            h_prev[t] = h
-            gh = h @ w_hh_t                                                  # (B, 3H)
+            xp.matmul(h, w_hh_t, out=gh[t])
             if b_hh is not None:
-                gh += b_hh
-            rz[t] = sigmoid(xp, gx[t, :, :2 * H] + gh[:, :2 * H])
-            r, z = rz[t, :, :H], rz[t, :, H:]
-            hn_all[t] = gh[:, 2 * H:]
-            n_all[t] = xp.tanh(gx[t, :, 2 * H:] + r * hn_all[t])
-            h = n_all[t] + z * (h - n_all[t])
-            out[t] = h
-        self.save(x=x, rz=rz, n=n_all, hn=hn_all, h_prev=h_prev, w_ih=w_ih, w_hh=w_hh,
+                gh[t] += b_hh
+            r_z = xp.add(gx[t, :, :2 * H], gh[t, :, :2 * H], out=rz[t])
+            xp.tanh(r_z, out=r_z)
+            r_z *= 0.5                                                       # sigmoid = 0.5 + 0.5 * tanh(z / 2)
+            r_z += 0.5
+            r, z = r_z[:, :H], r_z[:, H:]
+            n_t = xp.multiply(r, gh[t, :, 2 * H:], out=n[t])
+            n_t += gx[t, :, 2 * H:]
+            xp.tanh(n_t, out=n_t)
+            h_new = xp.subtract(h, n_t, out=out[t])                          # h = n + z * (h - n)
+            h_new *= z
+            h_new += n_t
+            h = h_new
+        self.save(x=x, h0=h0, rz=rz, n=n, hn=gh[..., 2 * H:], out=out, w_ih=w_ih, w_hh=w_hh,
                   n_biases=0 if b_ih is None else 2)
         return out, h.copy()
 
     def backward(self, dout, dh_n):
         xp, s = self.xp, self.saved
         H = dout.shape[-1]
-        dgx, dgh = xp.empty(s.rz.shape[:2] + (3 * H,), dout.dtype), xp.empty(s.rz.shape[:2] + (3 * H,), dout.dtype)
+        r, z, n = s.rz[..., :H], s.rz[..., H:], s.n
+        h_prev = _shifted(xp, s.out, s.h0, self.reverse)
+        # the factors that turn dh into each pre-activation gradient, for all steps at once
+        to_n = (1 - z) * (1 - n * n)                                        # dh -> d n_pre
+        to_r = s.hn * r * (1 - r)                                            # d n_pre -> d r_pre
+        to_z = (h_prev - n) * z * (1 - z)                                    # dh -> d z_pre
+        dgx, dgh = xp.empty(dout.shape[:2] + (3 * H,), dout.dtype), xp.empty(dout.shape[:2] + (3 * H,), dout.dtype)
         dh = dh_n
         for t in _steps(len(dout), not self.reverse):
-            r, z, n = s.rz[t, :, :H], s.rz[t, :, H:], s.n[t]
             dh = dh + dout[t]
-            dn = dh * (1 - z) * (1 - n * n)
-            dgx[t, :, :H] = dn * s.hn[t] * r * (1 - r)
-            dgx[t, :, H:2 * H] = dh * (s.h_prev[t] - n) * z * (1 - z)
-            dgx[t, :, 2 * H:] = dn
+            dn = xp.multiply(dh, to_n[t], out=dgx[t, :, 2 * H:])
+            xp.multiply(dn, to_r[t], out=dgx[t, :, :H])
+            xp.multiply(dh, to_z[t], out=dgx[t, :, H:2 * H])
             dgh[t, :, :2 * H] = dgx[t, :, :2 * H]
-            dgh[t, :, 2 * H:] = dn * r
-            dh = dh * z + dgh[t] @ s.w_hh
-        dx, dw_ih, dw_hh, *db = _weight_grads(dgx, dgh, s.x, s.h_prev, s.w_ih, s.n_biases)
+            xp.multiply(dn, r[t], out=dgh[t, :, 2 * H:])
+            dh = dh * z[t] + dgh[t] @ s.w_hh
+        dx, dw_ih, dw_hh, *db = _weight_grads(dgx, dgh, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dw_ih, dw_hh, *db)
 
 
