@@ -1,0 +1,233 @@
+"""ONNX files as hostile input: each refused request gets a typed error before anything is allocated or run."""
+import os
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from autocompyute.errors import AutoCompyuteError  # noqa: E402
+from interop import import_onnx  # noqa: E402
+from interop.errors import OnnxImportError, UnsafeModelError, UnsupportedOpError  # noqa: E402
+from interop.onnx import safety  # noqa: E402
+
+F32 = TensorProto.FLOAT
+
+
+def _vi(name, shape=None, elem=F32):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _external_model(location, offset=None, length=None, extra=None):
+    """y = x + w, with w (4 floats) stored externally at `location`."""
+    w = TensorProto(name="w", data_type=F32, dims=[4], data_location=TensorProto.EXTERNAL)
+    entries = {"location": location}
+    if offset is not None:
+        entries["offset"] = str(offset)
+    if length is not None:
+        entries["length"] = str(length)
+    entries.update(extra or {})
+    for k, v in entries.items():
+        w.external_data.add(key=k, value=v)
+    return _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [w])
+
+
+def _save(tmp_path, model, name="m.onnx"):
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.fixture
+def weights(tmp_path):
+    data = np.arange(8, dtype=np.float32)
+    (tmp_path / "w.bin").write_bytes(data.tobytes())
+    return data
+
+
+def test_errors_are_typed():
+    assert issubclass(UnsafeModelError, OnnxImportError)
+    assert issubclass(UnsupportedOpError, OnnxImportError)
+    assert issubclass(OnnxImportError, AutoCompyuteError)
+
+
+def test_external_data_inside_the_folder_loads(tmp_path, weights):
+    path = _save(tmp_path, _external_model("w.bin", offset=16, length=16))
+    m = import_onnx(str(path))
+    np.testing.assert_array_equal(m(np.zeros(4, np.float32)).numpy(), weights[4:])
+    # the round trip writes the weights inline
+    assert not m.to_onnx().graph.initializer[0].external_data
+
+
+@pytest.mark.parametrize("location", ["/etc/passwd", "../w.bin", "sub/../../w.bin", "..\\w.bin"])
+def test_refuses_absolute_and_parent_locations(tmp_path, weights, location):
+    with pytest.raises(UnsafeModelError, match="absolute|'\\.\\.'"):
+        import_onnx(str(_save(tmp_path, _external_model(location))))
+
+
+def test_refuses_a_location_through_a_symlink(tmp_path, weights):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.bin").write_bytes(np.zeros(4, np.float32).tobytes())
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    os.symlink(outside, model_dir / "link")
+    os.symlink(outside / "secret.bin", model_dir / "file.bin")
+    for location in ("link/secret.bin", "file.bin"):
+        with pytest.raises(UnsafeModelError, match="symlink"):
+            import_onnx(str(_save(model_dir, _external_model(location))))
+
+
+def test_refuses_offsets_and_lengths_outside_the_file(tmp_path, weights):
+    for offset, length in ((24, 16), (10**12, 16), (0, 10**12)):
+        with pytest.raises((UnsafeModelError, OnnxImportError), match="outside|length"):
+            import_onnx(str(_save(tmp_path, _external_model("w.bin", offset, length))))
+    with pytest.raises(UnsafeModelError, match="not a non-negative integer"):
+        import_onnx(str(_save(tmp_path, _external_model("w.bin", offset="-4"))))
+
+
+def test_refuses_unknown_external_data_keys(tmp_path, weights):
+    with pytest.raises(UnsafeModelError, match="key 'url'"):
+        import_onnx(str(_save(tmp_path, _external_model("w.bin", extra={"url": "http://example.com/w"}))))
+
+
+def test_bytes_with_external_data_need_an_explicit_base_dir(tmp_path, weights):
+    data = _external_model("w.bin").SerializeToString()
+    with pytest.raises(UnsafeModelError, match="base_dir"):
+        import_onnx(data)
+    m = import_onnx(data, base_dir=str(tmp_path))
+    np.testing.assert_array_equal(m(np.zeros(4, np.float32)).numpy(), weights[:4])
+
+
+def test_raw_data_must_match_dims():
+    bad = TensorProto(name="w", data_type=F32, dims=[4], raw_data=b"\0" * 12)
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [bad])
+    with pytest.raises(OnnxImportError, match="raw_data holds 12 bytes"):
+        import_onnx(model)
+    typed = TensorProto(name="w", data_type=F32, dims=[4], float_data=[1.0, 2.0])
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [typed])
+    with pytest.raises(OnnxImportError, match="float_data holds 2 values"):
+        import_onnx(model)
+
+
+@pytest.mark.parametrize("dims", [[-1, 4], [1 << 40, 1 << 40], [1 << 62, 1 << 62, 4]])
+def test_negative_and_overflowing_dims_are_refused_before_allocating(dims):
+    t = TensorProto(name="w", data_type=F32, dims=dims)
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [t])
+    with pytest.raises(UnsafeModelError, match="negative|over the limit"):
+        import_onnx(model)
+
+
+def _huge_node_models():
+    big = numpy_helper.from_array(np.array([1 << 20, 1 << 20, 1 << 10], np.int64), "shape")
+    yield _model([helper.make_node("ConstantOfShape", ["shape"], ["y"])], [], [_vi("y")], [big])
+    yield _model([helper.make_node("Expand", ["x", "shape"], ["y"])], [_vi("x", [1])], [_vi("y")], [big])
+    yield _model([helper.make_node("Tile", ["x", "reps"], ["y"])], [_vi("x", [2, 2])], [_vi("y")],
+                 [numpy_helper.from_array(np.array([1 << 30, 1 << 30], np.int64), "reps")])
+    scalars = [numpy_helper.from_array(np.array(v, np.int64), n) for v, n in ((0, "a"), (1 << 50, "b"), (1, "d"))]
+    yield _model([helper.make_node("Range", ["a", "b", "d"], ["y"])], [], [_vi("y", None, TensorProto.INT64)], scalars)
+
+
+@pytest.mark.parametrize("model", list(_huge_node_models()), ids=["ConstantOfShape", "Expand", "Tile", "Range"])
+def test_nodes_that_would_allocate_huge_tensors_get_a_clear_error(model):
+    m = import_onnx(model)
+    x = [np.ones([d.dim_value for d in vi.type.tensor_type.shape.dim], np.float32) for vi in model.graph.input]
+    with pytest.raises(UnsafeModelError, match="over the limit"):
+        m(*x)
+
+
+def test_unsupported_ops_are_reported_all_at_once_before_anything_runs():
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok"),
+             helper.make_node("FancyOp", ["a"], ["b"], name="fancy1"),
+             helper.make_node("FancyOp", ["b"], ["c"], name="fancy2"),
+             helper.make_node("__import__", ["c"], ["d"], name="sneaky"),
+             helper.make_node("Relu", ["d"], ["e"], name="custom", domain="com.example"),
+             helper.make_node("Relu", ["e"], ["y"], name="odd_attr", bogus=3)]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [2])], [_vi("y")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    with pytest.raises(UnsupportedOpError) as info:
+        import_onnx(model)
+    text = str(info.value)
+    for part in ("FancyOp (opset 17)", "'fancy1'", "'fancy2'", "__import__", "'sneaky'", "com.example Relu (opset 1)",
+                 "'custom'", "attribute 'bogus'", "'odd_attr'"):
+        assert part in text
+    assert len(info.value.missing) == 4
+
+
+def test_unsupported_ops_inside_subgraphs_are_reported_too():
+    inner = helper.make_graph([helper.make_node("Mystery", ["x"], ["o"], name="deep")], "then", [], [_vi("o")])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [_vi("o")])
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=inner, else_branch=other)]
+    model = _model(nodes, [_vi("c", [], TensorProto.BOOL), _vi("x", [2])], [_vi("y")])
+    with pytest.raises(UnsupportedOpError, match="Mystery.*'deep'"):
+        import_onnx(model)
+
+
+def test_truncated_and_corrupt_files_get_a_typed_error(tmp_path):
+    w = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
+    data = _model(nodes, [_vi("x", [1, 64])], [_vi("y")], [w]).SerializeToString()
+    for cut in (10, len(data) // 2, len(data) - 7, len(data) - 1):
+        with pytest.raises(OnnxImportError):
+            import_onnx(data[:cut])
+    with pytest.raises(OnnxImportError):
+        import_onnx(b"\xff\x00garbage" * 10)
+    with pytest.raises(OnnxImportError, match="no ONNX file"):
+        import_onnx(str(tmp_path / "missing.onnx"))
+    with pytest.raises(OnnxImportError, match="path, bytes or onnx.ModelProto"):
+        import_onnx(12)
+
+
+def test_nodes_reading_undefined_values_are_refused():
+    model = _model([helper.make_node("Relu", ["nowhere"], ["y"])], [_vi("x", [2])], [_vi("y")])
+    with pytest.raises(OnnxImportError, match="'nowhere'"):
+        import_onnx(model)
+
+
+def test_recursive_functions_are_refused():
+    fn = helper.make_function("local", "Loopy", ["a"], ["b"], [helper.make_node("Loopy", ["a"], ["b"], domain="local")],
+                              [helper.make_opsetid("local", 1)])
+    graph = helper.make_graph([helper.make_node("Loopy", ["x"], ["y"], domain="local")], "g", [_vi("x", [2])],
+                              [_vi("y")])
+    model = helper.make_model(graph, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
+                                                                     helper.make_opsetid("local", 1)])
+    with pytest.raises(UnsafeModelError, match="calls itself"):
+        import_onnx(model)
+
+
+@pytest.mark.slow
+def test_a_long_graph_imports_and_runs_without_recursion_limits():
+    n = 200_000
+    names = ["x"] + [f"v{i}" for i in range(n)]
+    nodes = [helper.make_node("Neg", [names[i]], [names[i + 1]]) for i in range(n)]
+    model = _model(nodes, [_vi("x", [2])], [_vi(names[-1])])
+    m = import_onnx(model.SerializeToString())
+    x = np.float32([1.0, -2.0])
+    np.testing.assert_array_equal(m(x).numpy(), x)  # an even number of negations
+
+
+def test_nested_subgraphs_import_and_run_without_recursion_limits():
+    depth = 30  # protobuf itself limits nesting to 100 messages (3 per If level)
+    leaf = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "leaf", [], [_vi("o")])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "other", [], [_vi("o")])
+    body = leaf
+    for level in range(depth):
+        body = helper.make_graph([helper.make_node("If", ["c"], ["o"], then_branch=body, else_branch=other)],
+                                 f"level{level}", [], [_vi("o")])
+    model = _model(list(body.node), [_vi("c", [], TensorProto.BOOL), _vi("x", [2])], [_vi("o")], opset=13)
+    m = import_onnx(model.SerializeToString())
+    np.testing.assert_array_equal(m(np.array(True), np.float32([1, 2])).numpy(), [-1, -2])
+
+
+def test_limits_are_adjustable(monkeypatch):
+    monkeypatch.setitem(safety.LIMITS, "max_tensor_bytes", 1000)
+    w = numpy_helper.from_array(np.ones(1000, np.float32), "w")
+    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [1000])], [_vi("y")], [w])
+    with pytest.raises(UnsafeModelError, match="over the limit"):
+        import_onnx(model)
