@@ -162,6 +162,7 @@ def expand(x, shape):
     return F.expand(x, target)
 
 
+@import_rule("Tile", since=13)
 @import_rule("Tile", since=6)
 def tile(x, repeats):
     reps = ints(repeats)
