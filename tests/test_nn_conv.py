@@ -213,3 +213,18 @@ def test_small_cnn_trains():
         for p in params:
             p.data = p.data - 0.1 * p.grad
     assert loss().item() < 0.2 * first
+
+
+def test_maxpool_ties_send_the_gradient_to_the_first_maximum_only():
+    """At ties (kept apart from the op table's tie-free cases) the first offset in row-major order wins, like
+    PyTorch; every window passes its gradient to exactly one input."""
+    x = ac.ones(1, 1, 4, 4, requires_grad=True)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.sum().backward()
+    want = np.zeros((4, 4))
+    want[::2, ::2] = 1
+    np.testing.assert_array_equal(np.asarray(x.grad)[0, 0], want)
+    np.testing.assert_array_equal(idx.numpy()[0, 0], [[0, 2], [8, 10]])
+    x = ac.ones(1, 1, 3, 3, requires_grad=True)
+    F.max_pool2d(x, 2, stride=1).sum().backward()                       # overlapping windows
+    np.testing.assert_array_equal(np.asarray(x.grad)[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])

@@ -130,7 +130,7 @@ class Conv(Op):
         g, w = self.groups, s.w
         n, out_shape = dy.shape[0], dy.shape[2:]
         dyg = to_channels_first(xp, dy, g)                                          # (G, O/G, N*P)
-        dw = (dyg @ s.cols.transpose(0, 2, 1)).reshape(w.shape)
+        dw = (s.cols @ dyg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)   # NN GEMM: faster than NT
         db = dyg.sum(axis=2).reshape(-1) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
@@ -170,7 +170,7 @@ class ConvTranspose(Op):
             dy = dy[None]
         g, w, nd = self.groups, s.w, len(self.stride)
         dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
-        dw = (s.xg @ dcols.transpose(0, 2, 1)).reshape(w.shape)                     # (G, C/G, O/G*K)
+        dw = (dcols @ s.xg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)  # (G, C/G, O/G*K)
         db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
@@ -207,8 +207,8 @@ def _check_pool(name, x, kernel, padding):
 class MaxPool(Op):
     """Max over sliding windows. Attributes: kernel_size, stride, padding, dilation, ceil_mode (per spatial dim),
     return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them).
-    Runs as a loop over the kernel offsets, each comparing one strided view of the padded input; at ties the
-    first offset wins."""
+    The forward is a running maximum over the kernel offsets, one strided view of the padded input each; which
+    offset won (the first one at ties) is found again in the backward, so the forward keeps no index array."""
 
     def forward(self, x):
         xp, nd = self.xp, len(self.kernel_size)
@@ -217,22 +217,35 @@ class MaxPool(Op):
                                         self.ceil_mode)
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = pad(xp, x, pads, low)
-        slices = kernel_slices(out_shape, self.kernel_size, self.stride, self.dilation)
-        y = xpad[next(slices)].copy()                                       # (..., *O)
-        idx = xp.zeros(y.shape, dtype=xp.uint8 if math.prod(self.kernel_size) < 256 else xp.int64)
-        for i, target in enumerate(slices, 1):
-            candidate = xpad[target]
-            idx = xp.where(candidate > y, i, idx).astype(idx.dtype, copy=False)
-            y = xp.maximum(y, candidate)                                    # NaN propagates, as in PyTorch
-        self.save(idx=idx, padded_shape=xpad.shape, out_shape=out_shape, pads=pads)
+        slices = list(kernel_slices(out_shape, self.kernel_size, self.stride, self.dilation))
+        y = xpad[slices[0]].copy()                                          # (..., *O)
+        for target in slices[1:]:
+            xp.maximum(y, xpad[target], out=y)                              # NaN propagates, as in PyTorch
+        self.save(xpad=xpad, y=y, slices=slices, pads=pads)
         if not self.return_indices:
             return y
+        idx = xp.zeros(y.shape, dtype=xp.int64)
+        for i, hit in enumerate(self._winners(xpad, y, slices)):
+            idx[hit] = i
         return y, self._input_indices(idx, spatial, out_shape, pads)
+
+    def _winners(self, xpad, y, slices):
+        """For each kernel offset, where it holds the window's maximum and no earlier offset did (boolean, (..., *O))."""
+        xp = self.xp
+        free = None
+        for target in slices:
+            hit = xpad[target] == y
+            if free is None:
+                free = ~hit
+            else:
+                hit &= free
+                free ^= hit
+            yield hit
 
     def _input_indices(self, idx, spatial, out_shape, pads):
         """Window-local argmax -> flat index into the unpadded input plane."""
         xp, nd = self.xp, len(spatial)
-        offsets = xp.unravel_index(idx.astype(xp.int64), self.kernel_size)
+        offsets = xp.unravel_index(idx, self.kernel_size)
         flat = 0
         for i in range(nd):
             o = xp.arange(out_shape[i]).reshape((-1,) + (1,) * (nd - 1 - i))
@@ -242,9 +255,9 @@ class MaxPool(Op):
 
     def backward(self, dy, didx=None):
         xp, s = self.xp, self.saved
-        dx = xp.zeros(s.padded_shape, dtype=dy.dtype)
-        for i, target in enumerate(kernel_slices(s.out_shape, self.kernel_size, self.stride, self.dilation)):
-            dx[target] += dy * (s.idx == i)
+        dx = xp.zeros(s.xpad.shape, dtype=dy.dtype)
+        for target, hit in zip(s.slices, self._winners(s.xpad, s.y, s.slices)):
+            dx[target] += dy * hit
         return (crop(dx, s.pads),)
 
 
