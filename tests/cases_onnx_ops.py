@@ -1,4 +1,4 @@
-"""Cases for ops/onnx_ops.py: GatherMap, Einsum, Pointwise."""
+"""Cases for ops/onnx_ops.py: GatherMap, Einsum, Pointwise, DFT."""
 import numpy as np
 
 from autocompyute.ops import onnx_ops as O
@@ -33,4 +33,15 @@ CASES = [
     Case("ceil", lambda x: O.pointwise(x * 3, "ceil"), (U(3, 4),), lambda x: np.ceil(x * 3)),
     Case("round", lambda x: O.pointwise(x * 3, "round"), (U(3, 4),), lambda x: np.round(x * 3)),
     Case("sign", lambda x: O.pointwise(x, "sign"), (P(3, 4),), np.sign),
+    Case("dft_real", lambda x: O.dft(x, 6, 1), (U(2, 6, 1),), lambda x: _fft_pairs(np.fft.fft(x[..., 0], axis=1))),
+    Case("dft_complex_padded_onesided", lambda x: O.dft(x, 8, 0, onesided=True), (U(5, 3, 2),),
+         lambda x: _fft_pairs(np.fft.fft(x[..., 0] + 1j * x[..., 1], n=8, axis=0)[:5])),
+    Case("dft_inverse_truncated", lambda x: O.dft(x, 4, 1, inverse=True), (U(2, 6, 2),),
+         lambda x: _fft_pairs(np.fft.ifft(x[..., 0] + 1j * x[..., 1], n=4, axis=1))),
+    Case("dft_irfft", lambda x: O.dft(x, 6, 0, inverse=True, onesided=True), (U(4, 3, 2),),
+         lambda x: np.fft.irfft(x[..., 0] + 1j * x[..., 1], n=6, axis=0)[..., None]),
 ]
+
+
+def _fft_pairs(z):
+    return np.stack([z.real, z.imag], -1)

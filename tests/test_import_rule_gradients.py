@@ -137,6 +137,21 @@ GRAD_CASES = [
     N("Resize", U(1, 1, 3, 4), None, None, i64(1, 1, 5, 7), mode="nearest", wrt=(0,), name="nearest_sizes"),
     N("Upsample", U(1, 1, 2, 3), f64(1, 1, 2, 2), wrt=(0,), opset=9),
     N("Dropout", U(3, 4)),
+    # opset 1-6 forms (explicit broadcast attributes)
+    N("Add", U(2, 3, 4), U(3), broadcast=1, axis=1, opset=6, name="legacy_axis"),
+    N("Mul", U(2, 3, 4), U(4), broadcast=1, opset=6, name="legacy"),
+    N("Gemm", U(3, 4), U(5, 4), U(5), broadcast=1, transB=1, opset=6, name="legacy"),
+    N("Max", U(3, 4), U(3, 4), opset=6, name="legacy"),
+    N("BatchNormalization", U(2, 3, 4), U(3), U(3), U(3), P(3), is_test=1, opset=6, name="legacy", wrt=(0, 1, 2)),
+    # signal processing
+    N("DFT", U(2, 6, 1), None, i64(1)), N("DFT", U(2, 5, 2), None, i64(1), inverse=1, name="inverse"),
+    N("DFT", U(2, 6, 2), i64(8), i64(1), onesided=1, name="onesided_padded"),
+    N("DFT", U(4, 3, 2), None, i64(0), inverse=1, onesided=1, name="irfft"),
+    N("DFT", U(2, 6, 1), axis=1, opset=19, name="opset19"),
+    N("STFT", U(1, 20, 1), i64(4), U(8)),
+    # quantisation: dequantisation is differentiable in its scale
+    N("DequantizeLinear", np.array([[3, 200], [17, 0]], np.uint8), P(2), np.array([1, 5], np.uint8), axis=1,
+      wrt=(1,)),
 ]
 
 # op types with no floating-point input to differentiate, or whose outputs are piecewise constant
@@ -147,6 +162,10 @@ NO_GRAD = {
                      "IsNaN", "IsInf"], "boolean output: no gradient"),
     **dict.fromkeys(["BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot"], "integer-only op"),
     **dict.fromkeys(["ArgMax", "ArgMin", "Hardmax"], "piecewise-constant output (indices or one-hot): zero gradient"),
+    **dict.fromkeys(["HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix"],
+                    "creates values from sizes and constants: no differentiable input"),
+    **dict.fromkeys(["QuantizeLinear", "DynamicQuantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger",
+                     "ConvInteger"], "integer (quantised) output: no gradient"),
     "If": "control flow: gradient through the taken branch is tested in tests/test_import.py",
     "Loop": "control flow: gradient through the iterations is tested in tests/test_import.py",
     "LSTM": "recurrent layer: gradient cases live with the importer's RNN tests",

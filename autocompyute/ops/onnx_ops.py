@@ -147,3 +147,61 @@ def pointwise(x, fn):
     if fn not in _POINTWISE:
         raise ValueError(f"pointwise: unknown function {fn!r}; known: {sorted(_POINTWISE)}")
     return Pointwise.apply(x, fn=fn)
+
+
+def dft_matrix(length, n, cin, inverse, onesided):
+    """The real matrix A (K, Cout, L, Cin) of ONNX's DFT along one axis: y[k, co] = sum A[k, co, t, ci] x[t, ci].
+    Complex values are (re, im) pairs (C = 2); a real signal has C = 1. `inverse` and `onesided` together are
+    the inverse of a Hermitian half spectrum (L bins) into n real samples (Cout = 1)."""
+    import numpy as np  # a host-side table of constants, built once per call
+
+    if inverse and onesided:
+        k = np.arange(length)
+        w = np.where((k == 0) | ((n % 2 == 0) & (k == n // 2)), 1.0, 2.0) * (k <= n // 2)
+        angle = 2 * math.pi * np.outer(np.arange(n), k) / n  # (n, L)
+        a = np.zeros((n, 1, length, cin))
+        a[:, 0, :, 0] = w * np.cos(angle) / n
+        if cin == 2:
+            a[:, 0, :, 1] = -w * np.sin(angle) / n
+        return a
+    bins = n // 2 + 1 if onesided else n
+    t = np.arange(length)
+    keep = t < n  # samples past n are dropped; a shorter signal is zero-padded
+    angle = 2 * math.pi * np.outer(np.arange(bins), t) / n
+    cos, sin = np.cos(angle) * keep, np.sin(angle) * keep * (1 if inverse else -1)
+    if inverse:
+        cos, sin = cos / n, sin / n
+    a = np.zeros((bins, 2, length, cin))
+    a[:, 0, :, 0], a[:, 1, :, 0] = cos, sin
+    if cin == 2:
+        a[:, 0, :, 1], a[:, 1, :, 1] = -sin, cos
+    return a
+
+
+class DFT(Op):
+    """ONNX's DFT along `axis` of x (..., L, ..., C): the forward pass is the FFT in x's precision (as the
+    reference computes it); the backward pass applies the transpose of `dft_matrix`."""
+
+    def forward(self, x):
+        xp, ax, n = self.xp, self.axis, self.n
+        self.save(shape=x.shape)
+        z = x[..., 0] if x.shape[-1] == 1 else x[..., 0] + 1j * x[..., 1]
+        z = z.astype(xp.result_type(x.dtype, xp.complex64))
+        if self.inverse and self.onesided:
+            return xp.fft.irfft(z, n=n, axis=ax)[..., None].astype(x.dtype)
+        y = xp.fft.ifft(z, n=n, axis=ax) if self.inverse else xp.fft.fft(z, n=n, axis=ax)
+        if self.onesided:
+            y = xp.take(y, xp.arange(n // 2 + 1), axis=ax)
+        return xp.stack([y.real, y.imag], -1).astype(x.dtype)
+
+    def backward(self, dy):
+        xp, shape, ax = self.xp, self.saved.shape, self.axis
+        a = xp.asarray(dft_matrix(shape[ax], self.n, shape[-1], self.inverse, self.onesided), dtype=dy.dtype)
+        sub = "abcdefghijklmnopqrstuv"[:dy.ndim]
+        out = sub[:ax] + "y" + sub[ax + 1:-1] + "z"
+        return (xp.einsum(f"{sub},{sub[ax]}{sub[-1]}yz->{out}", dy, a),)
+
+
+def dft(x, n, axis, inverse=False, onesided=False):
+    """ONNX DFT of x (..., L, ..., C) along `axis` (not the last), transform length n."""
+    return DFT.apply(x, n=int(n), axis=axis % x.ndim, inverse=bool(inverse), onesided=bool(onesided))
