@@ -98,11 +98,14 @@ def check_parity(model, inputs=None, *, rtol=1e-4, atol=1e-5, base_dir=None, **e
 
 # ---- the two runtimes ----
 def _load(model, base_dir):
-    if isinstance(model, onnx.ModelProto):
-        return model
-    if isinstance(model, bytes):
-        return onnx.load_from_string(model)
-    return onnx.load(os.fspath(model))
+    """Parse as the importer does (strictly, hostile files refused) and read external data through its checks,
+    so onnxruntime gets a self-contained model."""
+    from .onnx import safety
+    proto, base_dir = safety.load_model(model, base_dir)
+    for t in proto.graph.initializer:
+        if safety.has_external_data(t):
+            t.CopyFrom(onnx.numpy_helper.from_array(safety.tensor_to_array(t, base_dir), t.name))
+    return proto
 
 
 def _run_ort(proto, feeds, names):

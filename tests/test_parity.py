@@ -88,3 +88,28 @@ def test_tolerances_are_applied():
     assert strict.ok == (strict.outputs[0].max_abs == 0.0)
     tight = check_parity(fn, x, rtol=0.0, atol=loose.outputs[0].max_abs / 2)
     assert loose.outputs[0].max_abs == 0.0 or not tight.ok
+
+
+def test_parity_reads_external_data_through_the_safe_loader(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from interop import check_parity
+    from interop.errors import AutoCompyuteError
+
+    w = numpy_helper.from_array(np.random.default_rng(0).random((64, 64)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 64])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "m.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, location="m.data", size_threshold=0)
+    assert check_parity(str(path)).ok
+    # a location that leaves the model's folder is refused, not followed
+    proto = onnx.load(str(path), load_external_data=False)
+    for entry in proto.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../m.data"
+    onnx.save_model(proto, str(tmp_path / "evil.onnx"))
+    with pytest.raises(AutoCompyuteError):
+        check_parity(str(tmp_path / "evil.onnx"))
