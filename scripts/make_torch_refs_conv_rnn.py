@@ -66,6 +66,12 @@ SPECS = [
      {"scale": 0.7}),
     ("sdpa_causal", "fn:scaled_dot_product_attention", dict(),
      [((2, 4, 3), "f"), ((2, 6, 3), "f"), ((2, 6, 3), "f")], {}, {"is_causal": True}),
+    ("conv2d_reflect", "Conv2d", dict(in_channels=2, out_channels=3, kernel_size=3, padding=(2, 1),
+                                      padding_mode="reflect"), [((2, 2, 6, 5), "f")], {}, {}),
+    ("conv2d_circular_stride", "Conv2d", dict(in_channels=2, out_channels=2, kernel_size=(2, 3), stride=2, padding=1,
+                                              padding_mode="circular"), [((1, 2, 5, 6), "f")], {}, {}),
+    ("conv1d_replicate_same", "Conv1d", dict(in_channels=2, out_channels=3, kernel_size=4, padding="same",
+                                             padding_mode="replicate"), [((2, 2, 7), "f")], {}, {}),
 ]
 
 

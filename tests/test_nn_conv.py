@@ -228,3 +228,15 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum_only():
     x = ac.ones(1, 1, 3, 3, requires_grad=True)
     F.max_pool2d(x, 2, stride=1).sum().backward()                       # overlapping windows
     np.testing.assert_array_equal(np.asarray(x.grad)[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("mode,np_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
+def test_conv_padding_modes(mode, np_mode):
+    m = nn.Conv2d(2, 3, 3, padding=(2, 1), padding_mode=mode, stride=(1, 2))
+    x = np.random.default_rng(8).standard_normal((2, 2, 6, 5)).astype(np.float32)
+    p = _params(m)
+    padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (2, 2), (1, 1)], mode=np_mode)
+    want = ref_conv(padded, p["weight"], p["bias"], (1, 2))
+    np.testing.assert_allclose(m(ac.tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="padding_mode"):
+        nn.Conv2d(2, 3, 3, padding_mode="mirror")

@@ -37,19 +37,25 @@ class MultiheadAttention(Module):
         E = embed_dim
         if self._qkv_same_embed_dim:
             self.in_proj_weight = _param((3 * E, E), dtype)
-            init.xavier_uniform_(self.in_proj_weight)
         else:
             self.q_proj_weight, self.k_proj_weight = _param((E, E), dtype), _param((E, self.kdim), dtype)
             self.v_proj_weight = _param((E, self.vdim), dtype)
-            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
-                init.xavier_uniform_(w)
         self.in_proj_bias = _param((3 * E,), dtype) if bias else None
         self.out_proj = Linear(E, E, bias=bias, dtype=dtype)
-        if bias:
-            init.zeros_(self.in_proj_bias)
-            init.zeros_(self.out_proj.bias)
+        self.reset_parameters()
         if device is not None:
             self.to(device=device)
+
+    def reset_parameters(self):
+        """PyTorch's: xavier_uniform on the projection weights, zero biases; out_proj.weight keeps Linear's init."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
 
     def _project(self, query, key, value):
         """The q, k, v projections: one GEMM for self-attention (query is key is value), else three."""

@@ -1,17 +1,21 @@
 """Convolution layers with PyTorch's parameter names, shapes and default initialisation."""
 import math
 
+import numpy as np
+
 from .. import backends
 from ..dtypes import as_dtype, default_float
 from ..ops import conv as C
+from ..ops import movement
+from . import init
 from .module import Module, Parameter
 
+PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
-def uniform_parameter(shape, bound, device=None, dtype=None):
-    """A Parameter drawn from U(-bound, bound) with the engine's seeded generator (PyTorch's default layer init:
-    kaiming_uniform(a=sqrt(5)) on a weight and U(+-1/sqrt(fan_in)) on a bias both come to bound 1/sqrt(fan_in))."""
-    data = backends.rng("cpu").uniform(-bound, bound, size=shape).astype(as_dtype(dtype) or default_float)
-    return Parameter(backends.to_device(data, device or "cpu"))
+
+def empty_parameter(shape, device=None, dtype=None):
+    """A Parameter of zeros on `device`, for a reset_parameters() to fill."""
+    return Parameter(backends.to_device(np.zeros(shape, as_dtype(dtype) or default_float), device or "cpu"))
 
 
 class _ConvNd(Module):
@@ -24,8 +28,9 @@ class _ConvNd(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels {in_channels} and out_channels {out_channels} must be "
                              f"divisible by groups={groups}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} (only 'zeros' is supported)")
+        if padding_mode not in PADDING_MODES or (self.transposed and padding_mode != "zeros"):
+            raise ValueError(f"{name}: padding_mode must be one of {tuple(PADDING_MODES)} ('zeros' for "
+                             f"transposed convolutions), not {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = C._tuple(kernel_size, nd, "kernel_size")
         self.stride = C._tuple(stride, nd, "stride")
@@ -37,12 +42,20 @@ class _ConvNd(Module):
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        fan_in = shape[1] * math.prod(self.kernel_size)  # PyTorch counts dim 1 as fan-in, transposed or not
-        bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
-        self.weight = uniform_parameter(shape, bound, device, dtype)
-        self.bias = uniform_parameter((out_channels,), bound, device, dtype) if bias else None
+        self.weight = empty_parameter(shape, device, dtype)
+        self.bias = empty_parameter((out_channels,), device, dtype) if bias else None
         if not bias:
             self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: kaiming_uniform(a=sqrt(5)) on the weight, U(+-1/sqrt(fan_in)) on the bias (fan_in
+        counts the weight's dim 1 times the kernel, transposed or not)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+            init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -61,7 +74,13 @@ class _ConvNd(Module):
 
 class _Conv(_ConvNd):
     def forward(self, input):
-        return C.conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return C.conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        nd = len(self.kernel_size)
+        pads = C._conv_padding(self.padding, self.kernel_size, self.stride, self.dilation, nd, type(self).__name__)
+        widths = tuple(p for lo_hi in reversed(pads) for p in lo_hi)  # F.pad order: last dim first
+        input = movement.pad(input, widths, mode=PADDING_MODES[self.padding_mode])
+        return C.conv(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class Conv1d(_Conv):

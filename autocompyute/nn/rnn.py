@@ -11,7 +11,8 @@ from ..errors import ShapeError
 from ..ops import dropout as D
 from ..ops import rnn as R
 from ..tensor import Tensor
-from .conv import uniform_parameter
+from . import init
+from .conv import empty_parameter
 from .module import Module
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -32,7 +33,7 @@ class RNNBase(Module):
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
-        gates, bound = _GATES[mode], 1 / math.sqrt(hidden_size)
+        gates = _GATES[mode]
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
@@ -42,7 +43,13 @@ class RNNBase(Module):
                 if bias:
                     shapes += [("bias_ih", (gates * hidden_size,)), ("bias_hh", (gates * hidden_size,))]
                 for name, shape in shapes:
-                    setattr(self, f"{name}_l{layer}{suffix}", uniform_parameter(shape, bound, device, dtype))
+                    setattr(self, f"{name}_l{layer}{suffix}", empty_parameter(shape, device, dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
 
     def _layer_params(self, layer, suffix):
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
