@@ -49,6 +49,8 @@ CASES = [
          ref_attention),
     Case("sdpa_weights", lambda q, k, v: sdpa(q, k, v, need_weights=True), (U(2, 4, 3), U(2, 5, 3), U(2, 5, 3)),
          lambda q, k, v: ref_attention(q, k, v, weights=True)),
+    Case("sdpa_gqa", lambda q, k, v: sdpa(q, k, v, enable_gqa=True), (U(2, 4, 3, 5), U(2, 2, 6, 5), U(2, 2, 6, 3)),
+         lambda q, k, v: ref_attention(q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1))),
     Case("sdpa_nn_functional", lambda q, k, v: F.scaled_dot_product_attention(q, k, v), (U(3, 4), U(5, 4), U(5, 2)),
          ref_attention),
 ]

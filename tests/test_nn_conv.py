@@ -240,3 +240,11 @@ def test_conv_padding_modes(mode, np_mode):
     np.testing.assert_allclose(m(ac.tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(2, 3, 3, padding_mode="mirror")
+
+
+def test_frozen_weight_gets_no_gradient_but_input_does():
+    for m in (nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(2, 3, 1), nn.ConvTranspose2d(2, 3, 3, stride=2)):
+        m.weight.requires_grad_(False)
+        x = ac.randn(2, 2, 5, 5, requires_grad=True)
+        m(x).sum().backward()
+        assert m.weight.grad is None and x.grad is not None and m.bias.grad is not None

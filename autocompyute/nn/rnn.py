@@ -51,6 +51,9 @@ class RNNBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
+    def flatten_parameters(self):
+        """Nothing to do here (PyTorch compacts cuDNN weights); kept so code written for PyTorch runs."""
+
     def _layer_params(self, layer, suffix):
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
         return [getattr(self, f"{n}_l{layer}{suffix}") for n in names]

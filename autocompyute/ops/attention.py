@@ -61,6 +61,18 @@ def _check(q, k, v):
                          f"{tuple(v.shape)} need query/key feature sizes and key/value lengths to agree")
 
 
+def _repeat_heads(t, query):
+    """(..., Hk, S, E) -> (..., Hq, S, E), each key/value head repeated for Hq / Hk consecutive query heads."""
+    hq, hk = query.shape[-3], t.shape[-3]
+    if hq == hk:
+        return t
+    if query.ndim < 3 or t.ndim < 3 or hq % hk:
+        raise ShapeError(f"scaled_dot_product_attention: enable_gqa needs query heads {tuple(query.shape)} to be a "
+                         f"multiple of key/value heads {tuple(t.shape)} (dim -3)")
+    lead, (s, e) = t.shape[:-3], t.shape[-2:]
+    return t.unsqueeze(-3).expand(lead + (hk, hq // hk, s, e)).reshape(lead + (hq, s, e))
+
+
 def additive_mask(mask, like, attend_when=True):
     """A boolean mask (True = attend, or True = masked when attend_when is False) as a float constant of 0 and
     -inf in `like`'s dtype; float masks pass through unchanged."""
@@ -76,11 +88,14 @@ def additive_mask(mask, like, attend_when=True):
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 need_weights=False):
+                                 enable_gqa=False, need_weights=False):
     """softmax(query @ key^T * scale + mask) @ value, PyTorch's function. attn_mask: bool (True = attend) or float
     (added to the scores), broadcastable to (..., L, S); is_causal applies a lower-triangular mask (not together
     with attn_mask, as in PyTorch); dropout_p drops attention weights (always, like PyTorch's function: pass 0.0
-    in eval mode); scale defaults to 1/sqrt(E). need_weights=True also returns the weights (..., L, S)."""
+    in eval mode); scale defaults to 1/sqrt(E); enable_gqa lets key and value have fewer heads (dim -3) than query,
+    each shared by a group of query heads. need_weights=True also returns the weights (..., L, S)."""
+    if enable_gqa:
+        key, value = _repeat_heads(key, query), _repeat_heads(value, query)
     _check(query, key, value)
     if attn_mask is not None and is_causal:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")

@@ -159,7 +159,7 @@ class Conv(Op):
         s, w = self.saved, self.saved.w
         dy3 = dy.reshape(dy.shape[0], dy.shape[1], -1)                              # (N, O, P)
         w2 = w.reshape(w.shape[0], -1)                                              # (O, C)
-        dw = (dy3 @ s.x3.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        dw = (dy3 @ s.x3.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape) if _needs_grad(self, 1) else None
         db = dy3.sum(axis=(0, 2)) if s.has_bias else None
         dx = (w2.T @ dy3).reshape((dy.shape[0], w2.shape[1]) + dy.shape[2:]) if _needs_grad(self, 0) else None
         return dx, dw, db
@@ -169,7 +169,9 @@ class Conv(Op):
         g, w = self.groups, s.w
         n, out_shape = dy.shape[0], dy.shape[2:]
         dyg = to_channels_first(xp, dy, g)                                          # (G, O/G, N*P)
-        dw = (s.cols @ dyg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)   # NN GEMM: faster than NT
+        dw = None
+        if _needs_grad(self, 1):                                                    # NN GEMM: faster than NT
+            dw = (s.cols @ dyg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
         db = dyg.sum(axis=2).reshape(-1) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
@@ -207,7 +209,9 @@ class ConvTranspose(Op):
             dy = dy[None]
         g, w, nd = self.groups, s.w, len(self.stride)
         dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
-        dw = (dcols @ s.xg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)  # (G, C/G, O/G*K)
+        dw = None
+        if _needs_grad(self, 1):
+            dw = (dcols @ s.xg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)  # (G, C/G, O/G*K)
         db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
