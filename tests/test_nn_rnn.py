@@ -194,3 +194,15 @@ def test_lstm_learns_to_sum_a_sequence():
         for p in params:
             p.data = p.data - 0.1 * p.grad
     assert loss().item() < 0.1 * first
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_constant_input_gets_no_gradient_and_biases_get_separate_arrays(kind):
+    make, _ = KINDS[kind]
+    m = make(input_size=3, hidden_size=2)
+    x = ac.randn(4, 2, 3)
+    out, _ = m(x)
+    out.sum().backward()
+    assert x.grad is None
+    assert all(p.grad is not None for p in m.parameters())
+    assert m.bias_ih_l0.grad is not m.bias_hh_l0.grad

@@ -41,15 +41,19 @@ def _half_rows(xp, n_rows, full, dtype):
     return scale
 
 
-def _weight_grads(dgx, dgh, x, h_prev, w_ih, n_biases):
-    """dx, dW_ih, dW_hh (and bias gradients) from the pre-activation gradients of every step (three GEMMs)."""
+def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
+    """dx, dW_ih, dW_hh (and bias gradients) from the pre-activation gradients of every step (three GEMMs; dx is
+    skipped for an input that needs no gradient, like a first layer's data)."""
     t, b, gh = dgx.shape
     dgx2, dgh2 = dgx.reshape(t * b, gh), dgh.reshape(t * b, gh)
-    dx = (dgx2 @ w_ih).reshape(x.shape)
+    dx = (dgx2 @ w_ih).reshape(x.shape) if op.inputs[0].requires_grad else None
     dw_ih = dgx2.T @ x.reshape(t * b, -1)
     dw_hh = dgh2.T @ h_prev.reshape(t * b, -1)
-    biases = (dgx2.sum(axis=0), dgh2.sum(axis=0))[:n_biases]
-    return (dx, dw_ih, dw_hh) + biases
+    if not n_biases:
+        return dx, dw_ih, dw_hh
+    db_ih = dgx2.sum(axis=0)
+    # two arrays, since an optimizer or a clipper may edit gradients in place
+    return dx, dw_ih, dw_hh, db_ih, db_ih.copy() if dgh is dgx else dgh2.sum(axis=0)
 
 
 class RNN(Op):
@@ -82,7 +86,7 @@ class RNN(Op):
             xp.multiply(dh, deriv[t], out=dpre[t])
             dh = dpre[t] @ s.w_hh
         h_prev = _shifted(xp, s.out, s.h0, self.reverse)
-        dx, dw_ih, dw_hh, *db = _weight_grads(dpre, dpre, s.x, h_prev, s.w_ih, s.n_biases)
+        dx, dw_ih, dw_hh, *db = _weight_grads(self, dpre, dpre, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dw_ih, dw_hh, *db)
 
 
@@ -138,7 +142,7 @@ class LSTM(Op):
             dc = dc * a[:, H:2 * H]
             dh = d @ s.w_hh
         h_prev = _shifted(xp, s.out, s.h0, self.reverse)
-        dx, dw_ih, dw_hh, *db = _weight_grads(dgates, dgates, s.x, h_prev, s.w_ih, s.n_biases)
+        dx, dw_ih, dw_hh, *db = _weight_grads(self, dgates, dgates, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dc, dw_ih, dw_hh, *db)
 
 
@@ -197,7 +201,7 @@ class GRU(Op):
             dgh[t, :, :2 * H] = dgx[t, :, :2 * H]
             xp.multiply(dn, r[t], out=dgh[t, :, 2 * H:])
             dh = dh * z[t] + dgh[t] @ s.w_hh
-        dx, dw_ih, dw_hh, *db = _weight_grads(dgx, dgh, s.x, h_prev, s.w_ih, s.n_biases)
+        dx, dw_ih, dw_hh, *db = _weight_grads(self, dgx, dgh, s.x, h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dw_ih, dw_hh, *db)
 
 
