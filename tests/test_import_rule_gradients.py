@@ -51,6 +51,14 @@ def f64(*v):
     return np.array(v, dtype=np.float64)
 
 
+# Scan's body: state s and slice x -> (s + x, (s + x) * x)
+_SCAN_BODY = helper.make_graph(
+    [helper.make_node("Add", ["s", "x"], ["s2"]), helper.make_node("Mul", ["s2", "x"], ["y"])], "body",
+    [helper.make_tensor_value_info("s", onnx.TensorProto.DOUBLE, [2]),
+     helper.make_tensor_value_info("x", onnx.TensorProto.DOUBLE, [2])],
+    [helper.make_tensor_value_info("s2", onnx.TensorProto.DOUBLE, [2]),
+     helper.make_tensor_value_info("y", onnx.TensorProto.DOUBLE, [2])])
+
 # one or more cases per op type with a differentiable input
 GRAD_CASES = [
     # elementwise
@@ -149,6 +157,13 @@ GRAD_CASES = [
     N("DFT", U(4, 3, 2), None, i64(0), inverse=1, onesided=1, name="irfft"),
     N("DFT", U(2, 6, 1), axis=1, opset=19, name="opset19"),
     N("STFT", U(1, 20, 1), i64(4), U(8)),
+    # ops run through ONNX's function body for them
+    N("SwiGLU", U(2, 4), U(2, 4), opset=28), N("AffineGrid", U(2, 2, 3), i64(2, 1, 3, 4), opset=20, wrt=(0,)),
+    N("RotaryEmbedding", U(2, 4, 3, 8), U(10, 4), U(10, 4), i64(0, 2, 5, 1, 3, 9).reshape(2, 3), opset=23),
+    N("CausalConvWithState", U(2, 4, 8), U(4, 1, 4), U(4), U(2, 4, 3), n_out=2, opset=27),
+    N("Attention", U(1, 2, 3, 4), U(1, 2, 5, 4), U(1, 2, 5, 4), is_causal=1, left_window_size=2, opset=25,
+      name="window"),
+    N("Scan", U(2), U(4, 2), num_scan_inputs=1, n_out=2, body=_SCAN_BODY),
     # quantisation: dequantisation is differentiable in its scale
     N("DequantizeLinear", np.array([[3, 200], [17, 0]], np.uint8), P(2), np.array([1, 5], np.uint8), axis=1,
       wrt=(1,)),
@@ -166,11 +181,12 @@ NO_GRAD = {
                     "creates values from sizes and constants: no differentiable input"),
     **dict.fromkeys(["QuantizeLinear", "DynamicQuantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger",
                      "ConvInteger"], "integer (quantised) output: no gradient"),
+    "LinearAttention": "ONNX's function body for it casts to float32, so float64 finite differences do not apply; "
+                       "its recurrence is a Scan (gradient case above)",
     "If": "control flow: gradient through the taken branch is tested in tests/test_import.py",
     "Loop": "control flow: gradient through the iterations is tested in tests/test_import.py",
     "LSTM": "recurrent layer: gradient cases live with the importer's RNN tests",
     "GRU": "recurrent layer: gradient cases live with the importer's RNN tests",
-    "Attention": "gradient cases live with the importer's attention tests",
 }
 
 
