@@ -194,7 +194,8 @@ def test_small_cnn_trains():
     ac.manual_seed(0)
     conv1, conv2 = nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 2, 3, padding=1)
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.standard_normal((4, 1, 6, 6)) + 2, rng.standard_normal((4, 1, 6, 6)) - 2]).astype(np.float32)
+    x = np.concatenate([rng.standard_normal((4, 1, 6, 6)) + 2, rng.standard_normal((4, 1, 6, 6)) - 2])
+    x = x.astype(np.float32)
     target = np.repeat(np.eye(2, dtype=np.float32), 4, axis=0)
     params = list(conv1.parameters()) + list(conv2.parameters())
 

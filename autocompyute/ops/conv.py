@@ -3,9 +3,9 @@
 Layouts follow PyTorch: inputs (N, C, *S), conv weights (O, C/groups, *K), transposed-conv weights
 (C, O/groups, *K). A convolution is one copy of the sliding windows into a (groups, C/groups*K, N*P) matrix
 ("im2col", P = output positions, K = kernel positions) and one batched GEMM; its input gradient is a GEMM and
-the reverse scatter (a loop over the K kernel offsets, each adding one strided slice). Pooling loops over the
-kernel offsets the same way, each step one elementwise op on a strided view. A transposed
-convolution is the same pair of helpers used the other way round.
+the reverse scatter (a loop over the K kernel offsets, each adding one strided slice). A 1x1 convolution with
+stride 1 skips both copies. A transposed convolution is the same pair of helpers used the other way round.
+Pooling loops over the kernel offsets the same way, each step one elementwise op on a strided view.
 """
 import itertools
 import math
@@ -113,7 +113,6 @@ class Conv(Op):
     dilation, groups. Inputs x (N, C, *S) or unbatched (C, *S), w (O, C/groups, *K), optional b (O,)."""
 
     def forward(self, x, w, b=None):
-        xp = self.xp
         unbatched = _unbatched(x, w)
         if unbatched:
             x = x[None]
@@ -271,8 +270,7 @@ class MaxPool(Op):
         return y, self._input_indices(idx, spatial, out_shape, pads)
 
     def _winners(self, xpad, y, slices):
-        """For each kernel offset, where it holds the window's maximum and no earlier offset did (boolean, (..., *O))."""
-        xp = self.xp
+        """For each kernel offset: where it holds the window's maximum and no earlier offset did (bool (..., *O))."""
         free = None
         for target in slices:
             hit = xpad[target] == y
