@@ -178,6 +178,8 @@ CASES = [
          (Distinct(1, 2, 8, 7),), lambda x: ref_max_pool(x, (2, 3), 2, 0, (2, 1), True)),
     Case("max_pool2d_ceil_pad", lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
          (Distinct(2, 2, 6, 5),), lambda x: ref_max_pool(x, 3, 2, 1, 1, True)),
+    Case("max_pool2d_tiled_pad_ceil", lambda x: F.max_pool2d(x, 2, padding=(1, 0), ceil_mode=True),
+         (Distinct(2, 2, 6, 7),), lambda x: ref_max_pool(x, 2, None, (1, 0), 1, True)),
     Case("max_pool2d_indices", lambda x: F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True),
          (Distinct(2, 2, 5, 6),), lambda x: ref_max_pool(x, 3, 2, 1, indices=True)),
     Case("max_pool2d_unbatched", lambda x: F.max_pool2d(x, 2, stride=1), (Distinct(2, 4, 3),),
