@@ -32,6 +32,15 @@ def xp_of(array):
     return cupy.get_array_module(array)
 
 
+_ARRAY_TYPES = (np.ndarray,) if cupy is None else (np.ndarray, cupy.ndarray)
+
+
+def as_array(xp, value):
+    """`value` as an array: numpy and cupy arrays stay as they are (an op may return either, like ToDevice);
+    scalars that numpy returns for 0-d results become 0-d arrays of `xp`."""
+    return value if isinstance(value, _ARRAY_TYPES) else xp.asarray(value)
+
+
 def device_of(array):
     return "cpu" if xp_of(array) is np else "cuda"
 

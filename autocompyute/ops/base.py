@@ -3,7 +3,7 @@ import weakref
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, backends
 from ..dtypes import default_float
 
 
@@ -61,7 +61,7 @@ class Op:
             outs = (out,)
         else:
             outs = out
-        results = tuple(Tensor._from_op(xp.asarray(o) if not isinstance(o, xp.ndarray) else o,
+        results = tuple(Tensor._from_op(backends.as_array(xp, o),
                                         op if link else None, i, needs_grad) for i, o in enumerate(outs))
         if link:
             op.n_outputs = len(results)
