@@ -129,9 +129,6 @@ _NOT_YET = {
     "Attention at opsets 23-24 (the attention.py rule): is_causal with Sq != Skv, qk_matmul_output_mode, "
     "nonpad_kv_seqlen, softcap, fully masked rows":
         r"^test_attention_(?!4d_causal_with_past_and_present_cpu).*(causal|qk_matmul|padded_kv|fullymasked)",
-    "GridSample": r"^test_gridsample",
-    "RoiAlign, DeformConv, Col2Im, NonMaxSuppression": r"^test_(roialign|deform_conv|basic_deform_conv|col2im"
-                                                       r"|nonmaxsuppression)",
     "BitCast": r"^test_bitcast",
     "ImageDecoder (needs image codecs)": r"^test_image_decoder",
     "Bernoulli and random ops": r"^test_(bernoulli|randomuniformlike|randomnormallike)",
