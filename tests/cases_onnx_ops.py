@@ -1,4 +1,4 @@
-"""Cases for ops/onnx_ops.py: GatherMap, Einsum, Pointwise, DFT."""
+"""Cases for ops/onnx_ops.py: GatherMap, Einsum, Pointwise, DFT, Det."""
 import numpy as np
 
 from autocompyute.ops import onnx_ops as O
@@ -33,6 +33,7 @@ CASES = [
     Case("ceil", lambda x: O.pointwise(x * 3, "ceil"), (U(3, 4),), lambda x: np.ceil(x * 3)),
     Case("round", lambda x: O.pointwise(x * 3, "round"), (U(3, 4),), lambda x: np.round(x * 3)),
     Case("sign", lambda x: O.pointwise(x, "sign"), (P(3, 4),), np.sign),
+    Case("det", O.det, (lambda r: r.standard_normal((3, 3, 3)) + 3 * np.eye(3),), np.linalg.det),
     Case("dft_real", lambda x: O.dft(x, 6, 1), (U(2, 6, 1),), lambda x: _fft_pairs(np.fft.fft(x[..., 0], axis=1))),
     Case("dft_complex_padded_onesided", lambda x: O.dft(x, 8, 0, onesided=True), (U(5, 3, 2),),
          lambda x: _fft_pairs(np.fft.fft(x[..., 0] + 1j * x[..., 1], n=8, axis=0)[:5])),

@@ -179,6 +179,10 @@ GRAD_CASES = [
       name="strided"),
     N("DeformConv", U(1, 2, 5, 5), U(3, 2, 2, 2), U(1, 8, 4, 4, low=-0.4, high=0.4), U(3), U(1, 4, 4, 4),
       kernel_shape=[2, 2], wrt=(0, 1, 3, 4)),
+    N("Det", lambda r: r.standard_normal((2, 3, 3)) + 3 * np.eye(3)),
+    N("RNN", U(3, 2, 2), U(1, 4, 2), U(1, 4, 4), U(1, 8), n_out=2, hidden_size=4),
+    N("RNN", U(3, 2, 2), U(2, 4, 2), U(2, 4, 4), U(2, 8), np.array([3, 2], np.int32), U(2, 2, 4), n_out=2,
+      hidden_size=4, direction="bidirectional", activations=["Relu", "Tanh"], name="bidirectional_lengths"),
     # quantisation: dequantisation is differentiable in its scale
     N("DequantizeLinear", np.array([[3, 200], [17, 0]], np.uint8), P(2), np.array([1, 5], np.uint8), axis=1,
       wrt=(1,)),
@@ -195,6 +199,8 @@ NO_GRAD = {
     **dict.fromkeys(["HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix"],
                     "creates values from sizes and constants: no differentiable input"),
     "NonMaxSuppression": "integer output (selected box indices): no gradient",
+    "BitCast": "reinterprets bytes: no gradient",
+    "TfIdfVectorizer": "integer tokens in, counts out: no differentiable input",
     **dict.fromkeys(["QuantizeLinear", "DynamicQuantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger",
                      "ConvInteger"], "integer (quantised) output: no gradient"),
     "LinearAttention": "ONNX's function body for it casts to float32, so float64 finite differences do not apply; "

@@ -129,13 +129,10 @@ _NOT_YET = {
     "Attention at opsets 23-24 (the attention.py rule): is_causal with Sq != Skv, qk_matmul_output_mode, "
     "nonpad_kv_seqlen, softcap, fully masked rows":
         r"^test_attention_(?!4d_causal_with_past_and_present_cpu).*(causal|qk_matmul|padded_kv|fullymasked)",
-    "BitCast": r"^test_bitcast",
     "ImageDecoder (needs image codecs)": r"^test_image_decoder",
     "Bernoulli and random ops": r"^test_(bernoulli|randomuniformlike|randomnormallike)",
-    "RNN, and LSTM peepholes": r"^test_(simple_rnn|rnn_seq_length|lstm_with_peepholes)",
-    "Det": r"^test_det",
+    "LSTM peepholes (the rnn.py rule)": r"^test_lstm_with_peepholes",
     "Dropout with training_mode (random mask must match the suite's)": r"^test_training_dropout(_default)?(_mask)?_cpu$",
-    "TfIdfVectorizer": r"^test_tfidfvectorizer",
     "pooling attributes the conv.py rules do not take (asymmetric pads, SAME_*, dilations, argmax indices)":
         r"^test_(averagepool_(2d_(dilations|pads|same)|3d_dilations)|maxpool_(2d_(pads|same)|with_argmax)"
         r"|bvlc_alexnet|inception_v)",

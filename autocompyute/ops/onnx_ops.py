@@ -205,3 +205,22 @@ class DFT(Op):
 def dft(x, n, axis, inverse=False, onesided=False):
     """ONNX DFT of x (..., L, ..., C) along `axis` (not the last), transform length n."""
     return DFT.apply(x, n=int(n), axis=axis % x.ndim, inverse=bool(inverse), onesided=bool(onesided))
+
+
+class Det(Op):
+    """y = det(x) over the last two axes; dy/dx = dy * det(x) * inv(x)^T."""
+
+    def forward(self, x):
+        y = self.xp.linalg.det(x).astype(x.dtype, copy=False)
+        self.save(x=x, y=y)
+        return y
+
+    def backward(self, dy):
+        xp, x, y = self.xp, self.saved.x, self.saved.y
+        inv_t = xp.swapaxes(xp.linalg.inv(x), -1, -2)
+        return ((dy * y)[..., None, None] * inv_t,)
+
+
+def det(x):
+    """Determinant of the square matrices in x's last two axes."""
+    return Det.apply(x)

@@ -13,7 +13,7 @@ from onnx import helper, numpy_helper
 
 import autocompyute as ac
 import autocompyute.functional as F
-from autocompyute.ops.onnx_ops import einsum, gather_map, pointwise
+from autocompyute.ops.onnx_ops import det, einsum, gather_map, pointwise
 from autocompyute.tensor import Tensor
 
 from .registry import IMPORT_RULES, import_rule
@@ -1405,3 +1405,136 @@ for _op, _versions in (("LinearAttention", (27,)), ("RotaryEmbedding", (23,)), (
 _by_function("FlexAttention", 1, domain="ai.onnx.preview")
 # Attention at opset 25 (sliding windows: left/right_window_size) has no family rule: its function body runs.
 _by_function("Attention", 25, register=lambda op, since, domain: import_rule(op, since=since, domain=domain))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BitCast, Det
+# ---------------------------------------------------------------------------------------------------------
+@rule("BitCast", 26)
+def bit_cast(x, *, to):
+    """The same bytes read as another element type of the same width (no gradient)."""
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to))
+    a = np.array(_a(x), order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+    if dtype.itemsize != a.dtype.itemsize:
+        raise ValueError(f"BitCast: {a.dtype} and {dtype} differ in width")
+    return _const(a.view(dtype), x)
+
+
+@rule("Det", 11, 22)
+def det_(x):
+    return det(x)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# RNN (the simple recurrent layer; LSTM and GRU live in rnn.py)
+# ---------------------------------------------------------------------------------------------------------
+_RNN_ACTIVATIONS = {
+    "tanh": lambda x, a, b: F.tanh(x), "relu": lambda x, a, b: F.relu(x), "sigmoid": lambda x, a, b: F.sigmoid(x),
+    "affine": lambda x, a, b: x * a + b, "leakyrelu": lambda x, a, b: F.where(x > 0, x, x * a),
+    "scaledtanh": lambda x, a, b: F.tanh(x * b) * a,
+    "hardsigmoid": lambda x, a, b: F.clamp(x * a + b, 0.0, 1.0) if hasattr(F, "clamp") else
+    F.minimum(F.maximum(x * a + b, _scalar(x, 0)), _scalar(x, 1)),
+    "softsign": lambda x, a, b: x / (F.abs(x) + 1.0), "softplus": lambda x, a, b: F.log(F.exp(x) + 1.0),
+}
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+@rule("RNN", 7, 14, 22)
+def rnn(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+        activations=None, clip=None, direction="forward", hidden_size=None, layout=0):
+    """h_t = f(x_t W^T + h_{t-1} R^T + Wb + Rb) per direction; steps past a sequence's length keep h and
+    write zeros to Y. Returns (Y (T, D, B, H), Y_h (D, B, H)), batch-first with layout=1."""
+    direction = _text(direction)
+    if layout:
+        x = F.permute(x, (1, 0, 2))
+        if initial_h is not None:
+            initial_h = F.permute(initial_h, (1, 0, 2))
+    steps, batch = x.shape[0], x.shape[1]
+    dirs = 2 if direction == "bidirectional" else 1
+    hidden = w.shape[1]
+    names = [_text(a).lower() for a in (activations or ["Tanh"] * dirs)]
+    alphas = list(activation_alpha or [])
+    betas = list(activation_beta or [])
+    lens = np.full(batch, steps) if sequence_lens is None else np.asarray(_ints(sequence_lens))
+    ys, finals = [], []
+    for d in range(dirs):
+        act = _RNN_ACTIVATIONS[names[d]]
+        alpha = alphas[d] if d < len(alphas) else (0.01 if names[d] == "leakyrelu" else 1.0)
+        beta = betas[d] if d < len(betas) else 0.0
+        proj = F.matmul(x, w[d].mT)                                         # (T, B, H): all steps at once
+        if b is not None:
+            proj = proj + (b[d][:hidden] + b[d][hidden:])
+        h = initial_h[d] if initial_h is not None else _const(np.zeros((batch, hidden), x.dtype), x)
+        reverse = direction == "reverse" or d == 1
+        outs = [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            pre = proj[t] + F.matmul(h, r[d].mT)
+            if clip is not None:
+                pre = F.minimum(F.maximum(pre, _scalar(pre, -clip)), _scalar(pre, clip))
+            h_new = act(pre, alpha, beta)
+            live = lens > t
+            if live.all():
+                h = h_new
+                outs[t] = h
+            else:
+                m = _const(live[:, None], x)
+                h = F.where(m, h_new, h)
+                outs[t] = F.where(m, h_new, _scalar(h_new, 0))
+        ys.append(F.stack(outs, 0) if steps else _const(np.zeros((0, batch, hidden), x.dtype), x))
+        finals.append(h)
+    y = F.stack(ys, 1)                                                      # (T, D, B, H)
+    y_h = F.stack(finals, 0)                                                # (D, B, H)
+    if layout:
+        y, y_h = F.permute(y, (2, 0, 1, 3)), F.permute(y_h, (1, 0, 2))
+    return y, y_h
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TfIdfVectorizer (integer tokens; string pools are outside our tensors)
+# ---------------------------------------------------------------------------------------------------------
+@rule("TfIdfVectorizer", 9)
+def tf_idf_vectorizer(x, *, max_gram_length, max_skip_count, min_gram_length, mode, ngram_counts, ngram_indexes,
+                      pool_int64s=None, pool_strings=None, weights=None):
+    """Counts of the pooled n-grams (tokens `skip` apart, skip = 1 .. max_skip_count + 1) per row, weighted
+    as TF, IDF or TFIDF. Unigrams are counted once, not once per skip distance."""
+    if pool_int64s is None:
+        raise ValueError("TfIdfVectorizer: string pools are not supported")
+    mode = _text(mode)
+    pool, starts = list(pool_int64s), list(ngram_counts) + [len(pool_int64s)]
+    grams = {}
+    for size, (lo, hi) in enumerate(zip(starts[:-1], starts[1:]), start=1):
+        for j in range(lo, hi, size):
+            grams[tuple(pool[j:j + size])] = ngram_indexes[len(grams)]
+    prefixes = {g[:k] for g in grams for k in range(1, len(g) + 1)}
+    a = _a(x)
+    rows = a.reshape(1, -1) if a.ndim <= 1 else a
+    width = max(ngram_indexes) + 1
+    counts = np.zeros((rows.shape[0], width), np.float32)
+    for r, row in enumerate(rows):
+        smallest = min_gram_length
+        for skip in range(1, max_skip_count + 2):
+            for start in range(len(row)):
+                gram = ()
+                for k in range(max_gram_length):
+                    pos = start + k * skip
+                    if pos >= len(row):
+                        break
+                    gram = gram + (int(row[pos]),)
+                    if gram not in prefixes:
+                        break
+                    if len(gram) >= smallest and gram in grams:
+                        counts[r, grams[gram]] += 1
+            if smallest == 1:
+                smallest = 2
+                if smallest > max_gram_length:
+                    break
+    w = np.ones(width, np.float32) if weights is None else np.asarray(weights, np.float32)
+    if mode == "IDF":
+        counts = (counts > 0) * w
+    elif mode == "TFIDF":
+        counts = counts * w
+    out = counts.astype(np.float32)
+    return _const(out.reshape(-1) if a.ndim <= 1 else out, x)
