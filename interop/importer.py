@@ -59,13 +59,15 @@ class Graph:
 
 
 class Step:
-    """One node: the rule, the value names it reads and writes, its parsed attributes."""
+    """One node: the rule, the value names it reads and writes, its parsed attributes, and the values no later
+    node reads (`frees`: dropped after it runs, so a forward pass holds what a native one would)."""
 
-    __slots__ = ("fn", "inputs", "outputs", "attrs", "wants_ctx", "name", "op_type", "isolated")
+    __slots__ = ("fn", "inputs", "outputs", "attrs", "wants_ctx", "name", "op_type", "frees")
 
     def __init__(self, fn, inputs, outputs, attrs, wants_ctx, name, op_type):
         self.fn, self.inputs, self.outputs, self.attrs = fn, inputs, outputs, attrs
         self.wants_ctx, self.name, self.op_type = wants_ctx, name, op_type
+        self.frees = ()
 
 
 class Context:
@@ -131,6 +133,8 @@ def _run_graph(module, graph, inputs, parent, feeds=None):
                     env[name] = o
         else:
             env[outputs[0]] = out
+        for name in step.frees:
+            env.pop(name, None)
     return [env[n] for n in graph.outputs]
 
 
@@ -196,6 +200,7 @@ class _Compiler:
         self.functions = {(f.domain, f.name): f for f in model.functions}
         self.missing = collections.OrderedDict()  # (domain, op_type, opset, why) -> node names
         self.jobs = []
+        self.graphs = []
         self.n_steps = 0
 
     def array(self, t, what):
@@ -206,6 +211,7 @@ class _Compiler:
         graph's initializers, already read by the caller."""
         g = Graph(proto.name)
         self.jobs.append((g, proto, opsets, visible, fn_chain, binding, isolated, known))
+        self.graphs.append(g)
         return g
 
     def run_jobs(self):
@@ -291,8 +297,49 @@ class _Compiler:
             parsed[attr_name] = _attr_value(a, self, opsets, scope, fn_chain, f"node {name!r}")
         return Step(rule, list(node.input), list(node.output), parsed, wants_ctx, name, node.op_type)
 
+    def plan_frees(self):
+        """Give each step of every compiled graph the values it reads or writes last (see `_plan_frees`)."""
+        for g in self.graphs:
+            _plan_frees(g)
+
     def _miss(self, domain, op_type, opset, why, name):
         self.missing.setdefault((domain, op_type, "?" if opset is None else opset, why), []).append(name)
+
+
+def _subgraphs(step):
+    for v in step.attrs.values():
+        if isinstance(v, Graph):
+            yield v
+        elif isinstance(v, list) and v and isinstance(v[0], Graph):
+            yield from v
+
+
+def _plan_frees(g):
+    """Set `step.frees` for the steps of `g`: the values read (or written) for the last time there, except the
+    graph's outputs and any name a nested subgraph reads from the enclosing scope (kept for the whole run)."""
+    keep = set(g.outputs)
+    stack, seen = [sub for step in g.steps for sub in _subgraphs(step)], set()
+    while stack:  # every name used anywhere below g, without recursion
+        sub = stack.pop()
+        if id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        keep.update(sub.outputs)
+        for step in sub.steps:
+            keep.update(step.inputs)
+            stack.extend(_subgraphs(step))
+    last = {}
+    for i, step in enumerate(g.steps):
+        for n in step.inputs:
+            last[n] = i
+        for n in step.outputs:
+            last[n] = i
+    frees = collections.defaultdict(list)
+    for n, i in last.items():
+        if n and n not in keep:
+            frees[i].append(n)
+    for i, names in frees.items():
+        g.steps[i].frees = tuple(names)
 
 
 def _visible(name, scope):
@@ -472,6 +519,7 @@ def import_onnx(model, *, base_dir=None):
     compiled = compiler.schedule(main, compiler.opsets, None, (), known=set(kinds))
     compiler.run_jobs()
     graph.steps = compiled.steps
+    compiler.plan_frees()
     _inline_external(proto, compiler)
     return OnnxModule(proto, graph, params, buffers, kinds)
 

@@ -7,6 +7,9 @@ GPT (vocab 256, d 128, 4 heads, 2 layers) on sequences of 64 at batch 16; LSTM (
 sequences of 50 at batch 32. A model of model_zoo/ is used when the zoo has it (with these sizes), otherwise the
 same architecture built here from nn layers. Prints median times and the ratio autocompyute / onnxruntime.
 Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x. `--blas-threads N` sets numpy's BLAS threads.
+
+The "imported" column runs the exported model again through `interop.import_onnx` (under no_grad), next to the
+native model it came from; its target is imported / native <= 1.2x.
 """
 import argparse
 import os
@@ -25,9 +28,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import autocompyute as ac  # noqa: E402
 from autocompyute import nn  # noqa: E402
-from interop import export_onnx  # noqa: E402
+from interop import export_onnx, import_onnx  # noqa: E402
 
 TARGETS = {"mlp": 1.2, "cnn": 3.0, "gpt": 2.0, "lstm": 2.0}
+IMPORT_TARGET = 1.2  # imported / native
 
 
 # ---- the models (used when model_zoo lacks them) ----
@@ -141,22 +145,38 @@ def main(argv=None):
         feeds = {i.name: a for i, a in zip(sess.get_inputs(), arrays)}
         tensors = [ac.tensor(a) for a in arrays]
 
+        imported = import_onnx(proto)
+
         def ours():
             with ac.no_grad():
                 return model(*tensors)
 
-        ours_s = median_time(ours, args.repeats)
-        ort_s = median_time(lambda: sess.run(None, feeds), args.repeats)
-        err = np.abs(np.asarray(sess.run(None, feeds)[0]) - np.asarray(ours()[0] if isinstance(ours(), tuple)
-                                                                          else ours()).astype(np.float32)).max()
-        rows.append((name, source, ours_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name], err))
-    print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads")
-    print(f"{'model':6} {'built':9} {'autocompyute ms':>16} {'onnxruntime ms':>15} {'ratio':>7} {'target':>7} "
-          f"{'max err':>9}")
-    for name, source, a, o, r, t, e in rows:
-        flag = "" if r <= t else "  (target missed)"
-        print(f"{name:6} {source:9} {a:16.2f} {o:15.2f} {r:6.2f}x {t:6.1f}x {e:9.2e}{flag}")
+        def theirs():
+            with ac.no_grad():
+                return imported(*tensors)
 
+        ours_s = median_time(ours, args.repeats)
+        imp_s = median_time(theirs, args.repeats)
+        ort_s = median_time(lambda: sess.run(None, feeds), args.repeats)
+        ref = np.asarray(sess.run(None, feeds)[0])
+        err = np.abs(ref - _first(ours()).astype(np.float32)).max()
+        imp_err = np.abs(_first(ours()) - _first(theirs())).max()
+        rows.append((name, source, ours_s * 1e3, imp_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name],
+                     imp_s / ours_s, err, imp_err))
+    print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads; "
+          f"median of {args.repeats}")
+    print(f"{'model':6} {'built':9} {'native ms':>10} {'imported ms':>12} {'onnxruntime ms':>15} "
+          f"{'native/ort':>11} {'target':>7} {'imp/native':>11} {'max err ort':>12} {'max err imp':>12}")
+    for name, source, a, i, o, r, t, ri, e, ei in rows:
+        flags = ("" if r <= t else "  (ort target missed)") + ("" if ri <= IMPORT_TARGET else "  (import target missed)")
+        print(f"{name:6} {source:9} {a:10.2f} {i:12.2f} {o:15.2f} {r:10.2f}x {t:6.1f}x {ri:10.2f}x {e:12.2e} "
+              f"{ei:12.2e}{flags}")
+
+
+def _first(out):
+    """The first output as a numpy array."""
+    out = out[0] if isinstance(out, tuple) else out
+    return np.asarray(out.numpy() if isinstance(out, ac.Tensor) else out)
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@ time steps is one matmul, the loop runs only over the recurrent part."""
 import numpy as np
 
 import autocompyute.functional as F
+from autocompyute.ops import rnn as rnn_ops
 
 from .import_util import const, ints
 from .registry import import_rule
@@ -31,6 +32,38 @@ def _initial(state, seq, layout, n_dir, hidden):
     if state is None:
         return const(np.zeros((n_dir, seq.shape[1], hidden), seq.dtype), seq)
     return F.permute(state, (1, 0, 2)) if layout else state   # (D, B, H)
+
+
+# ---- the fused path: the engine's recurrent Ops (one per direction, hand-written backward) ----
+# Block order of the engine's gates in ONNX's: LSTM i, f, g, o from ONNX i, o, f, c; GRU r, z, n from z, r, h.
+_ENGINE_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2]}
+
+
+def _engine_gates(kind, w):
+    """A weight (G*H, ...) or bias (G*H,) with ONNX's gate blocks in the engine's order."""
+    blocks = F.split(w, w.shape[0] // len(_ENGINE_GATES[kind]), 0)
+    return F.cat([blocks[i] for i in _ENGINE_GATES[kind]], 0)
+
+
+def _fused(kind, layer, seq, w, r, b, direction, layout, states):
+    """Run `layer` (rnn_ops.lstm_layer or gru_layer) per direction on seq (T, B, I); same outputs as `_run`."""
+    reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    ys, finals = [], []
+    for d, reverse in enumerate(reverses):
+        biases = ()
+        if b is not None:
+            b_ih, b_hh = F.split(b[d], b.shape[1] // 2, 0)
+            biases = (_engine_gates(kind, b_ih), _engine_gates(kind, b_hh))
+        out, *last = layer(seq, *(s[d] for s in states), _engine_gates(kind, w[d]), _engine_gates(kind, r[d]),
+                           *biases, reverse=reverse)
+        ys.append(out)                                              # (T, B, H)
+        finals.append(last)
+    y = F.stack(ys, 1)                                              # (T, D, B, H)
+    final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
+    if layout:
+        y = F.permute(y, (2, 0, 1, 3))
+        final = [F.permute(f, (1, 0, 2)) for f in final]
+    return (y, *final)
 
 
 def _run(seq, direction, layout, step, states):
@@ -74,6 +107,8 @@ def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=
         return f_act(o) * h_act(c), c
 
     h0, c0 = _initial(initial_h, seq, layout, n_dir, hs), _initial(initial_c, seq, layout, n_dir, hs)
+    if not activations or activations == ["Sigmoid", "Tanh", "Tanh"] * n_dir:
+        return _fused("LSTM", rnn_ops.lstm_layer, seq, w, r, b, direction, layout, [h0, c0])
     return _run(seq, direction, layout, step, [h0, c0])
 
 
@@ -101,11 +136,13 @@ def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha
             cand = g_act(xh + F.matmul(rg * h, rh_w) + rh_b)
         return ((1 - z) * cand + z * h,)
 
-    return _run(seq, direction, layout, step, [_initial(initial_h, seq, layout, n_dir, hs)])
+    h0 = _initial(initial_h, seq, layout, n_dir, hs)
+    if linear_before_reset and (not activations or activations == ["Sigmoid", "Tanh"] * n_dir):
+        return _fused("GRU", rnn_ops.gru_layer, seq, w, r, b, direction, layout, [h0])
+    return _run(seq, direction, layout, step, [h0])
 
 
 # ---- export ----
-from autocompyute.ops import rnn as rnn_ops  # noqa: E402
 from .registry import export_rule  # noqa: E402
 
 # The engine keeps PyTorch's gate order; ONNX wants LSTM as (i, o, f, c) and GRU as (z, r, h).
