@@ -133,12 +133,6 @@ _NOT_YET = {
     "Bernoulli and random ops": r"^test_(bernoulli|randomuniformlike|randomnormallike)",
     "LSTM peepholes (the rnn.py rule)": r"^test_lstm_with_peepholes",
     "Dropout with training_mode (random mask must match the suite's)": r"^test_training_dropout(_default)?(_mask)?_cpu$",
-    "pooling attributes the conv.py rules do not take (asymmetric pads, SAME_*, dilations, argmax indices)":
-        r"^test_(averagepool_(2d_(dilations|pads|same)|3d_dilations)|maxpool_(2d_(pads|same)|with_argmax)"
-        r"|bvlc_alexnet|inception_v)",
-    "Resize cubic, antialias, keep_aspect_ratio, tf_crop_and_resize in the conv.py rule":
-        r"^test_resize_.*(cubic|antialias|not_larger|not_smaller|tf_crop|downsample_scales_linear_align_corners)",
-    "ConvTranspose output_shape / SAME padding": r"^test_convtranspose_(output_shape|autopad_same)",
     "ReduceMax on an empty bool set (the identity False)": r"^test_reduce_max_empty_set_bool",
 }
 for _reason, _pattern in _NOT_YET.items():  # the *_expanded cases (the op as a function body) pass

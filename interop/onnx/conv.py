@@ -162,15 +162,18 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
         padding = []
         for f, o in zip(full, output_shape[-nd:]):
             total = f - o
-            small = total // 2
-            padding.append((total - small, small) if auto_pad == "SAME_LOWER" else (small, total - small))
+            small = total // 2  # ONNX: SAME_UPPER puts the smaller half first, otherwise the larger
+            padding.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
         padding = tuple(padding)
+        if any(hi < 0 for _, hi in padding):  # a larger requested size: zeros added at the end
+            output_padding = tuple(op - min(hi, 0) for op, (_, hi) in zip(output_padding, padding))
+            padding = tuple((lo, max(hi, 0)) for lo, hi in padding)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         padding = []
         for f, s, st in zip(full, x.shape[2:], strides):
             total = max(f - s * st, 0)
             small = total // 2
-            padding.append((total - small, small) if auto_pad == "SAME_UPPER" else (small, total - small))
+            padding.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
         padding = tuple(padding)
     else:
         padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
@@ -192,9 +195,21 @@ def _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, name):
     return strides, dilations, tuple(lo for lo, _ in padding)
 
 
+def _engine_pools(x, kernel_shape, strides, dilations, pads, auto_pad):
+    """Whether the engine's pooling Ops take these attributes (symmetric pads of at most half the kernel);
+    otherwise the rules use the general gather form in misc.py (asymmetric/wide pads, dilations, indices)."""
+    strides, dilations = _geometry(x, kernel_shape, strides, dilations, len(kernel_shape))
+    padding = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations, pads)
+    return all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(padding, kernel_shape))
+
+
 @import_rule("MaxPool", since=1)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
+    if len([n for n in ctx.node.outputs if n]) > 1 or not _engine_pools(x, kernel_shape, strides, dilations,
+                                                                         pads, auto_pad):
+        from .misc import _max_pool
+        return _max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
     strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, "MaxPool")
     nd = len(kernel_shape)
     if len([n for n in ctx.node.outputs if n]) > 1:
@@ -205,6 +220,10 @@ def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
 @import_rule("AveragePool", since=1)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
+    if any(d != 1 for d in dilations or ()) or not _engine_pools(x, kernel_shape, strides, dilations, pads,
+                                                                 auto_pad):
+        from .misc import _avg_pool
+        return _avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
     strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad,
                                                 "AveragePool")
     if any(d != 1 for d in dilations):
@@ -289,8 +308,13 @@ def _resize(x, out_shape, scales, mode, coord_mode, nearest_mode):
 def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coordinate_transformation_mode="half_pixel",
            cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
            mode="nearest", nearest_mode="round_prefer_floor"):
-    if antialias or exclude_outside or keep_aspect_ratio_policy != "stretch":
-        raise ValueError("Resize: antialias, exclude_outside and keep_aspect_ratio_policy are not supported")
+    if (antialias or exclude_outside or keep_aspect_ratio_policy != "stretch" or mode not in ("nearest", "linear")
+            or coordinate_transformation_mode in ("tf_crop_and_resize", "align_corners")):
+        from .misc import _resize as general  # cubic, antialias, aspect policies, crops: interpolation matrices
+        return general(x, roi, scales, sizes, antialias=antialias, axes=axes, cubic_coeff_a=cubic_coeff_a,
+                       coordinate_transformation_mode=coordinate_transformation_mode, mode=mode,
+                       exclude_outside=exclude_outside, extrapolation_value=extrapolation_value,
+                       keep_aspect_ratio_policy=keep_aspect_ratio_policy, nearest_mode=nearest_mode)
     axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
     scale_list = [1.0] * x.ndim
     out_shape = list(x.shape)

@@ -965,9 +965,9 @@ def _antialias_weights(ratio, scale, support, kernel):
     """A kernel of `support` widened by 1/scale when downsampling, normalised to sum to one."""
     scale = min(scale, 1.0)
     start = math.floor(-support / scale) + 1
-    ws = [kernel(scale * (i - ratio)) for i in range(start, 2 - start + (support == 2) * 0)]
-    if support == 1:
-        ws = [max(0.0, 1 - abs(scale * (i - ratio))) for i in range(start, start + 2 - 2 * start)]
+    if kernel is None:  # linear: the triangle
+        kernel = lambda t: max(0.0, 1 - abs(t))  # noqa: E731
+    ws = [kernel(scale * (i - ratio)) for i in range(start, 2 - start)]
     total = sum(ws)
     return [v / total for v in ws]
 
