@@ -112,15 +112,19 @@ def build(name):
         return model, inputs, "local"
 
 
-def median_time(fn, repeats, warmup=3):
+def median_times(fns, repeats, warmup=3):
+    """Median seconds of each function, timed in turns (one call of each per round), so that load from other
+    processes on a shared machine falls on all of them alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def main(argv=None):
@@ -141,6 +145,8 @@ def main(argv=None):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         opts.inter_op_num_threads = 1
+        # no busy-waiting between runs: idle spinning threads would steal the cores from the next timed call
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         feeds = {i.name: a for i, a in zip(sess.get_inputs(), arrays)}
         tensors = [ac.tensor(a) for a in arrays]
@@ -155,16 +161,14 @@ def main(argv=None):
             with ac.no_grad():
                 return imported(*tensors)
 
-        ours_s = median_time(ours, args.repeats)
-        imp_s = median_time(theirs, args.repeats)
-        ort_s = median_time(lambda: sess.run(None, feeds), args.repeats)
+        ours_s, imp_s, ort_s = median_times([ours, theirs, lambda: sess.run(None, feeds)], args.repeats)
         ref = np.asarray(sess.run(None, feeds)[0])
         err = np.abs(ref - _first(ours()).astype(np.float32)).max()
         imp_err = np.abs(_first(ours()) - _first(theirs())).max()
         rows.append((name, source, ours_s * 1e3, imp_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name],
                      imp_s / ours_s, err, imp_err))
     print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads; "
-          f"median of {args.repeats}")
+          f"median of {args.repeats} rounds (native, imported, onnxruntime timed in turns)")
     print(f"{'model':6} {'built':9} {'native ms':>10} {'imported ms':>12} {'onnxruntime ms':>15} "
           f"{'native/ort':>11} {'target':>7} {'imp/native':>11} {'max err ort':>12} {'max err imp':>12}")
     for name, source, a, i, o, r, t, ri, e, ei in rows:

@@ -97,6 +97,9 @@ def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=
     seq = _prepare(x, sequence_lens, clip, layout, "LSTM")
     n_dir, hs = w.shape[0], hidden_size
     acts = _activations(activations, ["Sigmoid", "Tanh", "Tanh"], n_dir)
+    h0, c0 = _initial(initial_h, seq, layout, n_dir, hs), _initial(initial_c, seq, layout, n_dir, hs)
+    if not activations or activations == ["Sigmoid", "Tanh", "Tanh"] * n_dir:
+        return _fused("LSTM", rnn_ops.lstm_layer, seq, w, r, b, direction, layout, [h0, c0])
     xw = [F.matmul(seq, w[d].T) + (b[d, :4 * hs] + b[d, 4 * hs:] if b is not None else 0) for d in range(n_dir)]
     rt = [r[d].T for d in range(n_dir)]
 
@@ -106,9 +109,6 @@ def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=
         c = f_act(f) * c + f_act(i) * g_act(g)
         return f_act(o) * h_act(c), c
 
-    h0, c0 = _initial(initial_h, seq, layout, n_dir, hs), _initial(initial_c, seq, layout, n_dir, hs)
-    if not activations or activations == ["Sigmoid", "Tanh", "Tanh"] * n_dir:
-        return _fused("LSTM", rnn_ops.lstm_layer, seq, w, r, b, direction, layout, [h0, c0])
     return _run(seq, direction, layout, step, [h0, c0])
 
 
@@ -119,6 +119,9 @@ def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha
     seq = _prepare(x, sequence_lens, clip, layout, "GRU")
     n_dir, hs = w.shape[0], hidden_size
     acts = _activations(activations, ["Sigmoid", "Tanh"], n_dir)
+    h0 = _initial(initial_h, seq, layout, n_dir, hs)
+    if linear_before_reset and (not activations or activations == ["Sigmoid", "Tanh"] * n_dir):
+        return _fused("GRU", rnn_ops.gru_layer, seq, w, r, b, direction, layout, [h0])
     xw = [F.matmul(seq, w[d].T) + (b[d, :3 * hs] if b is not None else 0) for d in range(n_dir)]
     rb = [b[d, 3 * hs:] if b is not None else None for d in range(n_dir)]
     rt = [r[d].T for d in range(n_dir)]
@@ -136,9 +139,6 @@ def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha
             cand = g_act(xh + F.matmul(rg * h, rh_w) + rh_b)
         return ((1 - z) * cand + z * h,)
 
-    h0 = _initial(initial_h, seq, layout, n_dir, hs)
-    if linear_before_reset and (not activations or activations == ["Sigmoid", "Tanh"] * n_dir):
-        return _fused("GRU", rnn_ops.gru_layer, seq, w, r, b, direction, layout, [h0])
     return _run(seq, direction, layout, step, [h0])
 
 
