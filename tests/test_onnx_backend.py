@@ -126,9 +126,6 @@ EXCLUDE = {
 }
 # Cases we fail today, by op. Inside the subset they count as failures in the printed number.
 _NOT_YET = {
-    "Attention at opsets 23-24 (the attention.py rule): is_causal with Sq != Skv, qk_matmul_output_mode, "
-    "nonpad_kv_seqlen, softcap, fully masked rows":
-        r"^test_attention_(?!4d_causal_with_past_and_present_cpu).*(causal|qk_matmul|padded_kv|fullymasked)",
     "ImageDecoder (needs image codecs)": r"^test_image_decoder",
     "Bernoulli and random ops": r"^test_(bernoulli|randomuniformlike|randomnormallike)",
     "LSTM peepholes (the rnn.py rule)": r"^test_lstm_with_peepholes",

@@ -21,6 +21,15 @@ def _heads(t, n_heads):
 def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
               kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
               softmax_precision=None, ctx):
+    if (is_causal or qk_matmul_output_mode or nonpad_kv_seqlen is not None or softcap or len(ctx.node.outputs) > 3
+            or attn_mask is not None and attn_mask.dtype == np.bool_):
+        # composed here: the plain and masked cases; the rest runs ONNX's own function body for Attention
+        from .misc import run_function_body
+        attrs = dict(is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads, scale=scale,
+                     qk_matmul_output_mode=qk_matmul_output_mode, softcap=softcap,
+                     softmax_precision=softmax_precision)
+        return run_function_body("Attention", (q, k, v, attn_mask, past_key, past_value, nonpad_kv_seqlen),
+                                 {n: a for n, a in attrs.items() if a is not None}, ctx, default_opset=23)
     three_d = q.ndim == 3
     q, k, v = _heads(q, q_num_heads), _heads(k, kv_num_heads), _heads(v, kv_num_heads)
     if past_key is not None:

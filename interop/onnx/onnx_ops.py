@@ -28,4 +28,22 @@ def _export_gather_map(g, op, inputs):
     return g.reduce("ReduceSum", g.add_node("Mul", [y, weight]), [-1], False)
 
 
+
+@export_rule(onnx_ops.Det)
+def _export_det(g, op, inputs):
+    return g.add_node("Det", inputs)
+
+
+@export_rule(onnx_ops.DFT)
+def _export_dft(g, op, inputs):
+    """DFT with its axis as an attribute (opset 17-19) or an input (20+)."""
+    from ..errors import ExportError
+    if g.opset < 17:
+        raise ExportError("DFT needs opset >= 17")
+    n = g.const(np.asarray(op.n, np.int64))
+    flags = dict(inverse=int(op.inverse), onesided=int(op.onesided))
+    if g.opset < 20:
+        return g.add_node("DFT", [inputs[0], n], axis=op.axis, **flags)
+    return g.add_node("DFT", [inputs[0], n, g.const(np.asarray(op.axis, np.int64))], **flags)
+
 # ---- import ----
