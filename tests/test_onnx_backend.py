@@ -129,7 +129,6 @@ _NOT_YET = {
     "ImageDecoder (needs image codecs)": r"^test_image_decoder",
     "Bernoulli and random ops": r"^test_(bernoulli|randomuniformlike|randomnormallike)",
     "LSTM peepholes (the rnn.py rule)": r"^test_lstm_with_peepholes",
-    "Dropout with training_mode (random mask must match the suite's)": r"^test_training_dropout(_default)?(_mask)?_cpu$",
     "ReduceMax on an empty bool set (the identity False)": r"^test_reduce_max_empty_set_bool",
 }
 for _reason, _pattern in _NOT_YET.items():  # the *_expanded cases (the op as a function body) pass

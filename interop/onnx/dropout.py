@@ -21,12 +21,15 @@ def _export_dropout(g, op, inputs):
 
 
 # ---- import ----
-def _dropout(x, p, train, n_outputs):
+def _dropout(x, p, train, n_outputs, seed=None):
     if not train or p == 0:
         y = x
         mask = np.ones(x.shape, bool)
-    else:  # the engine's generator, so ac.manual_seed makes it reproducible
-        keep = backends.rng(x.device).random(x.shape, dtype=np.float32) >= p
+    else:  # the engine's generator, so ac.manual_seed makes it reproducible; a `seed` attribute fixes the mask
+        if seed is not None:  # as ONNX's reference draws it: numpy's seeded uniform generator
+            keep = x.xp.asarray(np.random.RandomState(int(seed)).uniform(0, 1.0, x.shape) >= p)
+        else:
+            keep = backends.rng(x.device).random(x.shape, dtype=np.float32) >= p
         scale = 1 / (1 - p) if p < 1 else 0.0
         y = x * const((keep * scale).astype(x.dtype), x)
         mask = keep
@@ -47,4 +50,4 @@ def dropout_7(x, *, ratio=0.5, ctx):
 def dropout_12(x, ratio=None, training_mode=None, *, seed=None, ctx):
     """Drops in train(), or always when the node says training_mode=True (as exported in training mode)."""
     train = ctx.training or bool(scalar(training_mode, False))
-    return _dropout(x, scalar(ratio, 0.5), train, len(ctx.node.outputs))
+    return _dropout(x, scalar(ratio, 0.5), train, len(ctx.node.outputs), seed)
