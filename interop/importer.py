@@ -521,7 +521,11 @@ def import_onnx(model, *, base_dir=None):
     graph.steps = compiled.steps
     compiler.plan_frees()
     _inline_external(proto, compiler)
-    return OnnxModule(proto, graph, params, buffers, kinds)
+    # Cleared fields stay in protobuf's arena until the message goes: keep a fresh copy of what is left (names,
+    # types, nodes), so the initializers' bytes read from the file are released here.
+    slim = onnx.ModelProto()
+    slim.CopyFrom(proto)
+    return OnnxModule(slim, graph, params, buffers, kinds)
 
 
 def _drop_data(t):

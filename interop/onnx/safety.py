@@ -112,15 +112,15 @@ def tensor_to_array(t, base_dir=None, what=None):
     n = check_alloc(dims, dtype, what)
     nbytes = n * dtype.itemsize
     if t.data_location == TensorProto.EXTERNAL:
-        buf = _read_external(t, base_dir, nbytes, what)
-        return np.frombuffer(buf, dtype=dtype).reshape(dims)
+        return _read_external(t, base_dir, nbytes, what).view(dtype).reshape(dims)
     if t.external_data:
         raise UnsafeModelError(f"{what}: external_data entries on a tensor whose data_location is not EXTERNAL")
-    if t.raw_data:
-        if len(t.raw_data) != nbytes:
-            raise OnnxImportError(f"{what}: raw_data holds {len(t.raw_data)} bytes, but dims {list(dims)} of "
+    raw = t.raw_data  # protobuf hands out a new bytes copy on every access: read it once
+    if raw:
+        if len(raw) != nbytes:
+            raise OnnxImportError(f"{what}: raw_data holds {len(raw)} bytes, but dims {list(dims)} of "
                                   f"{dtype} need {nbytes}")
-        return np.frombuffer(t.raw_data, dtype=dtype).reshape(dims).copy()
+        return np.frombuffer(raw, dtype=dtype).reshape(dims).copy()  # writable: the one copy we must make
     field = _TYPED_FIELD.get(t.data_type, "int32_data")
     values = getattr(t, field)
     if len(values) != n:
@@ -154,10 +154,10 @@ def _read_external(t, base_dir, nbytes, what):
     if offset > size or offset + length > size:
         raise UnsafeModelError(f"{what}: external data at offset {offset} with length {length} lies outside "
                                f"{info['location']!r} ({size} bytes)")
-    buf = bytearray(length)
+    buf = np.empty(length, np.uint8)  # read straight into the array's memory (no zero-filling pass)
     with open(path, "rb") as f:
         f.seek(offset)
-        if f.readinto(buf) != length:
+        if f.readinto(memoryview(buf)) != length:
             raise OnnxImportError(f"{what}: {info['location']!r} ended early")
     return buf
 
