@@ -200,6 +200,8 @@ NO_GRAD = {
                     "creates values from sizes and constants: no differentiable input"),
     "NonMaxSuppression": "integer output (selected box indices): no gradient",
     "BitCast": "reinterprets bytes: no gradient",
+    **dict.fromkeys(["RandomUniform", "RandomNormal", "RandomUniformLike", "RandomNormalLike", "Bernoulli",
+                     "Multinomial"], "random samples: no gradient to the inputs (tests/test_import_random.py)"),
     "TfIdfVectorizer": "integer tokens in, counts out: no differentiable input",
     **dict.fromkeys(["QuantizeLinear", "DynamicQuantizeLinear", "QLinearMatMul", "QLinearConv", "MatMulInteger",
                      "ConvInteger"], "integer (quantised) output: no gradient"),
