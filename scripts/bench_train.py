@@ -204,22 +204,75 @@ def measure(name, framework, mode, args):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _op_classes():
+    from autocompyute.ops.base import Op
+    seen, todo = [], [Op]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                todo.append(sub)
+    return seen
+
+
+def op_times(step, steps):
+    """Seconds per step spent in each Op class's forward and backward (and the optimizer's step and zero_grad),
+    by wrapping them."""
+    from autocompyute import optim
+    totals = {}
+
+    def timed(key, fn):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    patched = []
+    for cls in _op_classes():
+        for method in ("forward", "backward"):
+            if method in cls.__dict__:
+                patched.append((cls, method, cls.__dict__[method]))
+                setattr(cls, method, timed((cls.__name__, method), cls.__dict__[method]))
+    for method in ("step", "zero_grad"):
+        fn = optim.Optimizer.__dict__[method]
+        patched.append((optim.Optimizer, method, fn))
+        setattr(optim.Optimizer, method, timed(("Adam", method), fn))
+    try:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        wall = time.perf_counter() - t0
+    finally:
+        for cls, method, fn in patched:
+            setattr(cls, method, fn)
+    return wall / steps, {k: v / steps for k, v in totals.items()}
+
+
 def profile(name, steps, top):
-    """cProfile of autocompyute's training step for `name`: the functions with the most own time."""
+    """Where autocompyute's training step for `name` goes: time per Op forward/backward, then cProfile."""
     import cProfile
     import pstats
     step = ours(name)
     for _ in range(3):
         step()
+    wall, per_op = op_times(step, steps)
+    print(f"autocompyute {name}: {1e3 * wall:.1f} ms per step ({steps} steps); time per step by Op and phase:")
+    rows = sorted(per_op.items(), key=lambda kv: -kv[1])
+    for (op, phase), sec in rows[:top]:
+        print(f"  {op + '.' + phase:<40} {1e3 * sec:8.2f} ms  {100 * sec / wall:5.1f}%")
+    rest = wall - sum(per_op.values())
+    print(f"  {'(everything else: Python, graph, copies)':<40} {1e3 * rest:8.2f} ms  {100 * rest / wall:5.1f}%")
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(steps):
         step()
     prof.disable()
-    stats = pstats.Stats(prof)
-    print(f"autocompyute {name}: {steps} steps, the top {top} functions by own time (tottime)")
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
+    print(f"\ncProfile, the top {top} functions by own time:")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
 
 
 def _best(runs):
