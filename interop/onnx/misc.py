@@ -289,7 +289,8 @@ def _arg_extreme(x, axes, keepdims, largest):
     a = np.transpose(_a(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [-1])
     p = np.transpose(pos, rest + list(axes)).reshape(a.shape)
     if a.shape[-1] == 0:
-        fill = np.full([x.shape[d] for d in rest], -np.inf if largest else np.inf, dtype=x.dtype)
+        identity = (not largest) if x.dtype == bool else -np.inf if largest else np.inf
+        fill = np.full([x.shape[d] for d in rest], identity, dtype=x.dtype)
         out = _const(fill, x)
         return F.reshape(out, [1 if d in axes else n for d, n in enumerate(x.shape)]) if keepdims else out
     k = (np.argmax if largest else np.argmin)(a, axis=-1)[..., None]
