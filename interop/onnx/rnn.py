@@ -58,8 +58,11 @@ def _fused(kind, layer, seq, w, r, b, direction, layout, states):
                            *biases, reverse=reverse)
         ys.append(out)                                              # (T, B, H)
         finals.append(last)
-    y = F.stack(ys, 1)                                              # (T, D, B, H)
-    final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
+    if len(ys) == 1:  # views, no copies
+        y, final = ys[0].unsqueeze(1), [f.unsqueeze(0) for f in finals[0]]
+    else:
+        y = F.stack(ys, 1)                                          # (T, D, B, H)
+        final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
     if layout:
         y = F.permute(y, (2, 0, 1, 3))
         final = [F.permute(f, (1, 0, 2)) for f in final]
