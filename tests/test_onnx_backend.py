@@ -139,7 +139,7 @@ EXCLUDE[r"^test_cast(like)?_(no_saturate_|e8m0_)?FLOAT(16)?_to_(FLOAT8|FLOAT4|IN
     "float8/float4/int4/int2/bfloat16 casts: numpy has no such dtypes")
 EXCLUDE[r"^test_((de)?quantizelinear_(e4m3fn|e5m2|float4e2m1)|quantizelinear_u?int[24])"] = (
     "float8/float4/int4/int2 quantised types: numpy has no such dtypes")
-EXCLUDE[r"^(?!.*_expanded)test_.*(bfloat16|_bf16|_fp16)"] = "bfloat16 has no numpy dtype; float16 attention is not run yet"
+EXCLUDE[r"^(?!.*_expanded)test_.*(bfloat16|_bf16)"] = "bfloat16 has no numpy dtype"
 EXCLUDE[r"^test_\w*(bfloat16|_bf16)\w*_expanded"] = "bfloat16 has no numpy dtype (expanded function bodies)"
 EXCLUDE[r"^test_bernoulli\w*_expanded"] = "random values: see Bernoulli above"
 

@@ -22,7 +22,7 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
               kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
               softmax_precision=None, ctx):
     if (is_causal or qk_matmul_output_mode or nonpad_kv_seqlen is not None or softcap or len(ctx.node.outputs) > 3
-            or attn_mask is not None and attn_mask.dtype == np.bool_):
+            or attn_mask is not None and attn_mask.dtype == np.bool_ or q.dtype == np.float16):
         # composed here: the plain and masked cases; the rest runs ONNX's own function body for Attention
         from .misc import run_function_body
         attrs = dict(is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads, scale=scale,
