@@ -164,6 +164,8 @@ GRAD_CASES = [
     N("Attention", U(1, 2, 3, 4), U(1, 2, 5, 4), U(1, 2, 5, 4), is_causal=1, left_window_size=2, opset=25,
       name="window"),
     N("Scan", U(2), U(4, 2), num_scan_inputs=1, n_out=2, body=_SCAN_BODY),
+    N("Scan", np.array([3, 2], np.int32), U(2, 2), U(2, 3, 2), num_scan_inputs=1, n_out=2, body=_SCAN_BODY, opset=8,
+      name="opset8_lengths"),
     # vision: gradients reach the image (and weights, bias, mask); sampling coordinates get none
     N("GridSample", U(1, 2, 4, 5), U(1, 3, 2, 2, low=-1.1, high=1.1), wrt=(0,)),
     N("GridSample", U(1, 2, 4, 5), U(1, 3, 2, 2, low=-1.3, high=1.3), mode="cubic", padding_mode="reflection",

@@ -1285,6 +1285,12 @@ def scan_8(sequence_lens, *inputs, body, num_scan_inputs, directions=None, ctx):
             scans = [x[:lens[b]] for x in scans]
         states, stacked = _scan_run(body, states, scans, [0] * len(scans), dirs, [0] * k, [0] * k, ctx)
         per_batch.append(states + stacked)
+    steps = inputs[n].shape[1] if num_scan_inputs else 0
+    for r in per_batch:  # a sequence shorter than the batch's: its scan outputs end in zeros
+        for j in range(n, n + k):
+            short = steps - r[j].shape[0]
+            if short > 0:
+                r[j] = F.cat([r[j], _const(np.zeros((short, *r[j].shape[1:]), r[j].dtype), r[j])], 0)
     result = [F.stack([r[j] for r in per_batch], 0) for j in range(n + k)]
     return tuple(result) if len(result) != 1 else result[0]
 
@@ -1360,6 +1366,8 @@ def _function_module(op_type, domain, opset, attrs, inputs, node_outputs, onnx_o
     opsets[domain] = opset
     model = helper.make_model(graph, functions=[fn],
                               opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
+    if len(_FUNCTION_MODULES) > 512:  # shapes vary (sequence lengths): keep the cache bounded
+        _FUNCTION_MODULES.clear()
     module = _FUNCTION_MODULES[key] = import_onnx(model)
     return module
 
