@@ -19,6 +19,8 @@ from .registry import import_rule  # noqa: E402
 
 @import_rule("MatMul", since=1)
 def matmul(a, b):
+    if a.ndim > 2 and b.ndim == 2:  # (..., K) @ (K, N): one GEMM over all rows (as Linear), not one per batch
+        return F.linear(a, b.T)
     return F.matmul(a, b)
 
 
