@@ -13,7 +13,7 @@ class MatMul(Op):
         if a.shape[-1] != k_b:
             raise shape_error("matmul", a.shape, b.shape, why=f"inner dimensions differ ({a.shape[-1]} != {k_b})")
         try:
-            y = self.xp.matmul(a, b)
+            y = _rows_times_matrix(a, b) if b.ndim == 2 and a.ndim > 2 else self.xp.matmul(a, b)
         except ValueError:
             raise shape_error("matmul", a.shape, b.shape, why="batch dimensions do not broadcast") from None
         self.save(a=a, b=b)
@@ -27,7 +27,7 @@ class MatMul(Op):
             dy = dy[..., None]
         if a.ndim == 1:
             dy = dy[..., None, :]  # dy: (..., M, N)
-        da = xp.matmul(dy, b2.swapaxes(-1, -2))  # (..., M, K)
+        da = _rows_times_matrix(dy, b2.swapaxes(-1, -2)) if b2.ndim == 2 else xp.matmul(dy, b2.swapaxes(-1, -2))
         if b2.ndim == 2 and dy.ndim > 2:  # b shared by every batch: one GEMM over all rows
             db = a2.reshape(-1, a2.shape[-1]).T @ dy.reshape(-1, dy.shape[-1])  # (K, N)
         else:
@@ -37,6 +37,12 @@ class MatMul(Op):
         if b.ndim == 1:
             db = db[..., 0]
         return da, db
+
+
+def _rows_times_matrix(a, m):
+    """(..., K) @ (K, N) as ONE GEMM over all rows (numpy's matmul would run one GEMM per batch entry)."""
+    rows = a.reshape(-1, a.shape[-1])  # a copy only where `a` is not row-contiguous
+    return (rows @ m).reshape(a.shape[:-1] + (m.shape[-1],))
 
 
 def matmul(a, b):
