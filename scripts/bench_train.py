@@ -1,7 +1,8 @@
 """Training-step speed and memory: autocompyute against PyTorch CPU, side by side.
 
-    python scripts/bench_train.py [--steps 20] [--warmup 3] [--threads 2] [--models mlp cnn gpt lstm]
-    python scripts/bench_train.py --profile gpt      # cProfile of autocompyute's step: where the time goes
+    python scripts/bench_train.py [--steps 20] [--warmup 3] [--rounds 3] [--threads 2] [--models mlp cnn gpt lstm]
+    python scripts/bench_train.py --malloc-tuned     # both frameworks with glibc's allocator tuned (MALLOC_TUNED)
+    python scripts/bench_train.py --profile gpt      # where autocompyute's step goes: per Op, then cProfile
 
 One step is zero_grad, forward, cross-entropy loss, backward and an Adam update. Models and shapes:
 MLP 784-512-512-10 at batch 128; the LeNet CNN on 1x28x28 at batch 64 (conv3x3 1->32, pool, conv3x3 32->64, pool,
@@ -31,6 +32,9 @@ import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = ("mlp", "cnn", "gpt", "lstm")
+# glibc settings that keep freed memory for reuse instead of returning it to the system after every large free
+# (each re-use of returned memory page-faults again); --malloc-tuned applies them to both frameworks' timing runs
+MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 TARGETS = {"mlp": 1.0, "cnn": 1.5, "gpt": 1.5, "lstm": 2.0}
 SHAPES = {"mlp": "784-512-512-10, batch 128", "cnn": "1x28x28, batch 64", "gpt": "T 64, d 128, batch 16",
           "lstm": "T 50, hidden 128, batch 32"}
@@ -195,6 +199,8 @@ def measure(name, framework, mode, args):
         env[var] = str(args.threads)
     if mode == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    elif args.malloc_tuned:
+        env.update(MALLOC_TUNED)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, framework, mode, "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -294,6 +300,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both frameworks")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model; the best median counts")
+    parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with MALLOC_TUNED set")
     parser.add_argument("--profile", choices=MODELS, help="cProfile autocompyute's step of this model instead")
     parser.add_argument("--top", type=int, default=30, help="functions listed by --profile")
     parser.add_argument("--json", help="also write the results to this file")
@@ -330,7 +337,8 @@ def main(argv=None):
     head = ["model", "shape", "ours ms", "torch ms", "ratio", "target", "ours MB", "torch MB", "met"]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     print(f"one training step (forward, backward, Adam): median of {args.steps} after {args.warmup} warm-up, "
-          f"best of {args.rounds} rounds, {args.threads} threads; MB: peak RSS increase over 4 steps")
+          f"best of {args.rounds} rounds, {args.threads} threads" + (", glibc malloc tuned (both)" if args.malloc_tuned
+                                                                 else "") + "; MB: peak RSS increase over 4 steps")
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
     if args.json:
