@@ -148,3 +148,12 @@ def test_leaf_gradients_are_writable_and_not_shared():
     a.grad *= 2  # in-place update, as optimizers and clipping do
     np.testing.assert_allclose(b.grad, np.ones(3))
     np.testing.assert_allclose(a.grad, 2 * np.ones(3))
+
+
+def test_allocator_tuning_can_be_turned_off():
+    import subprocess
+    import sys
+    code = "import autocompyute as ac; print(ac.backends.MALLOC_TUNED)"
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "AUTOCOMPYUTE_MALLOC_TUNING": "0"})
+    assert off.stdout.strip() == "False"
