@@ -64,6 +64,13 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     return (y, present_k, present_v)[:max(n_out, 1)] if n_out > 1 else y
 
 
+@import_rule("Attention", since=25)
+def attention_25(*inputs, ctx, **attrs):
+    """Opset 25 adds sliding windows (left/right_window_size): ONNX's function body for Attention runs."""
+    from .misc import run_function_body
+    return run_function_body("Attention", inputs, attrs, ctx, default_opset=25)
+
+
 # ---- export ----
 import numpy as np  # noqa: E402
 

@@ -94,12 +94,18 @@ def _fold(fn, xs):
     return out
 
 
+@import_rule("Max", since=13)
+@import_rule("Max", since=12)
 @import_rule("Max", since=8)
+@import_rule("Max", since=6)
 def max_(*xs):
     return _fold(F.maximum, xs)
 
 
+@import_rule("Min", since=13)
+@import_rule("Min", since=12)
 @import_rule("Min", since=8)
+@import_rule("Min", since=6)
 def min_(*xs):
     return _fold(F.minimum, xs)
 
@@ -109,12 +115,44 @@ def where(condition, a, b):
     return F.where(condition, *_same(a, b))
 
 
-for _op, _fn, _since in (("Equal", F.eq, 11), ("Less", F.lt, 9), ("Greater", F.gt, 9), ("LessOrEqual", F.le, 12),
-                         ("GreaterOrEqual", F.ge, 12), ("And", F.logical_and, 7), ("Or", F.logical_or, 7),
-                         ("Xor", F.logical_xor, 7)):
-    import_rule(_op, since=_since)(lambda a, b, _fn=_fn: _fn(*_same(a, b)))
+for _op, _fn, _versions in (("Equal", F.eq, (11,)), ("Less", F.lt, (7, 9, 13)), ("Greater", F.gt, (7, 9, 13)),
+                            ("LessOrEqual", F.le, (12, 16)), ("GreaterOrEqual", F.ge, (12, 16)),
+                            ("And", F.logical_and, (7,)), ("Or", F.logical_or, (7,)), ("Xor", F.logical_xor, (7,))):
+    for _since in _versions:
+        import_rule(_op, since=_since)(lambda a, b, _fn=_fn: _fn(*_same(a, b)))
 
 
 @import_rule("Not", since=1)
 def not_(x):
     return F.logical_not(x)
+
+
+# ---- opset 1-6 forms (PyTorch-converted models): explicit broadcast/axis attributes, consumed_inputs ----
+def _legacy_broadcast(a, b, broadcast, axis):
+    """Before opset 7, B broadcasts to A only with broadcast=1, aligned at `axis` (default: trailing)."""
+    if broadcast and axis is not None and b.ndim and b.ndim < a.ndim:
+        ax = axis % a.ndim
+        b = F.reshape(b, tuple(b.shape) + (1,) * (a.ndim - ax - b.ndim))
+    return a, b
+
+
+def _legacy_binary(fn):
+    def legacy(a, b, *, broadcast=0, axis=None, consumed_inputs=None):
+        return fn(*_legacy_broadcast(a, b, broadcast, axis))
+    return legacy
+
+
+for _op, _fn, _versions in (("Add", add, (1, 6)), ("Sub", sub, (1, 6)), ("Mul", mul, (1, 6)), ("Div", div, (1, 6)),
+                            ("Pow", pow_, (1,))):
+    for _since in _versions:
+        import_rule(_op, since=_since)(_legacy_binary(_fn))
+
+
+@import_rule("Max", since=1)
+def max_1(*xs, consumed_inputs=None):
+    return max_(*xs)
+
+
+@import_rule("Min", since=1)
+def min_1(*xs, consumed_inputs=None):
+    return min_(*xs)

@@ -7,6 +7,7 @@ import autocompyute.functional as F
 from autocompyute.ops.conv import Conv, ConvTranspose, avg_pool
 from autocompyute.ops.conv import max_pool as engine_max_pool
 
+from . import _pooling, _resize as _general_resize
 from .import_util import const, ints, values
 from .registry import import_rule
 
@@ -196,53 +197,68 @@ def _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, name):
 
 
 def _engine_pools(x, kernel_shape, strides, dilations, pads, auto_pad):
-    """Whether the engine's pooling Ops take these attributes (symmetric pads of at most half the kernel);
-    otherwise the rules use the general gather form in misc.py (asymmetric/wide pads, dilations, indices)."""
+    """Whether the engine's pooling Ops take these attributes (floating-point input, symmetric pads of at most
+    half the kernel); otherwise the rules use the general gather forms in _pooling.py (integers, asymmetric or
+    wide pads, dilations, indices)."""
+    if x.dtype.kind != "f":
+        return False
     strides, dilations = _geometry(x, kernel_shape, strides, dilations, len(kernel_shape))
     padding = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations, pads)
     return all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(padding, kernel_shape))
 
 
-@import_rule("MaxPool", since=1)
+def _rule(op_type, *versions):
+    """Register one function at every opset version in `versions`."""
+    def register(fn):
+        for since in versions:
+            import_rule(op_type, since=since)(fn)
+        return fn
+    return register
+
+
+@_rule("MaxPool", 1, 8, 10, 11, 12, 22)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
     if len([n for n in ctx.node.outputs if n]) > 1 or not _engine_pools(x, kernel_shape, strides, dilations,
                                                                          pads, auto_pad):
-        from .misc import _max_pool
-        return _max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
+        return _pooling.max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
     strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, "MaxPool")
-    nd = len(kernel_shape)
-    if len([n for n in ctx.node.outputs if n]) > 1:
-        raise ValueError("MaxPool: the Indices output is not supported")
-    return engine_max_pool(x, kernel_shape, strides, padding, dilations, bool(ceil_mode), nd=nd)
+    return engine_max_pool(x, kernel_shape, strides, padding, dilations, bool(ceil_mode), nd=len(kernel_shape))
 
 
-@import_rule("AveragePool", since=1)
+@_rule("AveragePool", 1, 7, 10, 11, 19, 22)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
     if any(d != 1 for d in dilations or ()) or not _engine_pools(x, kernel_shape, strides, dilations, pads,
                                                                  auto_pad):
-        from .misc import _avg_pool
-        return _avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
+        return _pooling.avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
     strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad,
                                                 "AveragePool")
-    if any(d != 1 for d in dilations):
-        raise ValueError("AveragePool: dilations are not supported")
     return avg_pool(x, kernel_shape, strides, padding, bool(ceil_mode), bool(count_include_pad),
                     nd=len(kernel_shape))
 
 
-@import_rule("GlobalAveragePool", since=1)
+@_rule("LpPool", 1, 2, 11, 18, 22)
+def lp_pool(x, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, p=2, pads=None, strides=None):
+    return _pooling.lp_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, p, pads, strides)
+
+
+@_rule("GlobalAveragePool", 1, 22)
 def global_average_pool(x):
     return F.mean(x, tuple(range(2, x.ndim)), keepdim=True)
 
 
-@import_rule("GlobalMaxPool", since=1)
+@_rule("GlobalMaxPool", 1, 22)
 def global_max_pool(x):
     y = x
     for d in range(x.ndim - 1, 1, -1):
         y = F.max(y, d, keepdim=True)[0]
     return y
+
+
+@_rule("GlobalLpPool", 2, 22)
+def global_lp_pool(x, *, p=2):
+    return F.sum(F.abs(x) ** float(p), tuple(range(2, x.ndim)), keepdim=True) ** (1.0 / p)
 
 
 # ---- Resize: nearest and (bi/tri)linear, one axis at a time ----
@@ -304,13 +320,18 @@ def _resize(x, out_shape, scales, mode, coord_mode, nearest_mode):
     return x
 
 
-@import_rule("Resize", since=11)
+def _direct(x, mode):
+    """Whether the direct gather (nearest) or blend (linear) below applies; integer data blends in _resize.py."""
+    return mode == "nearest" or mode == "linear" and x.dtype.kind == "f"
+
+
+@_rule("Resize", 11, 13, 18, 19)
 def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coordinate_transformation_mode="half_pixel",
            cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
            mode="nearest", nearest_mode="round_prefer_floor"):
-    if (antialias or exclude_outside or keep_aspect_ratio_policy != "stretch" or mode not in ("nearest", "linear")
+    if (antialias or exclude_outside or keep_aspect_ratio_policy != "stretch" or not _direct(x, mode)
             or coordinate_transformation_mode in ("tf_crop_and_resize", "align_corners")):
-        from .misc import _resize as general  # cubic, antialias, aspect policies, crops: interpolation matrices
+        general = _general_resize.resize  # cubic, antialias, aspect policies, crops: interpolation matrices
         return general(x, roi, scales, sizes, antialias=antialias, axes=axes, cubic_coeff_a=cubic_coeff_a,
                        coordinate_transformation_mode=coordinate_transformation_mode, mode=mode,
                        exclude_outside=exclude_outside, extrapolation_value=extrapolation_value,
@@ -331,9 +352,18 @@ def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coor
 
 @import_rule("Upsample", since=9)
 def upsample(x, scales, *, mode="nearest"):
+    if not _direct(x, mode):
+        return _general_resize.resize(x, None, scales, None, mode=mode, coordinate_transformation_mode="asymmetric",
+                                      nearest_mode="floor")
     s = values(scales).reshape(-1).tolist()
     out_shape = [int(math.floor(n * f)) for n, f in zip(x.shape, s)]
     return _resize(x, out_shape, s, mode, "asymmetric", "floor")
+
+
+@import_rule("Upsample", since=7)
+def upsample_7(x, *, scales, mode="nearest"):
+    """Opset 7: the scales are an attribute."""
+    return upsample(x, const(np.asarray(scales, np.float32), x), mode=mode)
 
 
 @import_rule("Resize", since=10)

@@ -35,3 +35,10 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):  # noqa: N80
     if c is not None:
         y = y + (c * beta if beta != 1.0 else c)
     return y
+
+
+@import_rule("Gemm", since=6)
+@import_rule("Gemm", since=1)
+def gemm_legacy(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):  # noqa: N803
+    """Opset 1-6: C broadcasts only with broadcast=1; broadcasting it always gives the same result."""
+    return gemm(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)

@@ -16,7 +16,7 @@ import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import det, einsum, gather_map, pointwise
 from autocompyute.tensor import Tensor
 
-from .registry import IMPORT_RULES, import_rule
+from .registry import import_rule
 
 # ---------------------------------------------------------------------------------------------------------
 # helpers
@@ -24,13 +24,10 @@ from .registry import IMPORT_RULES, import_rule
 
 
 def rule(op_type, *versions, domain=""):
-    """Register `fn(*inputs, **attributes)` for every opset version in `versions` (where its meaning changed).
-    A (domain, op_type) that a family file already covers keeps that family's rules."""
+    """Register `fn(*inputs, **attributes)` for every opset version in `versions` (where its meaning changed)."""
     def register(fn):
-        theirs = [f for _, f in IMPORT_RULES.get((domain, op_type), ()) if f.__module__ != __name__]
-        if not theirs:
-            for since in versions or (1,):
-                import_rule(op_type, since=since, domain=domain)(fn)
+        for since in versions or (1,):
+            import_rule(op_type, since=since, domain=domain)(fn)
         return fn
     return register
 
@@ -106,8 +103,6 @@ def asinh(x): return F.log(x + F.sqrt(x * x + 1.0))
 def acosh(x): return F.log(x + F.sqrt(x * x - 1.0))
 @rule("Atanh", 9)
 def atanh(x): return F.log((1.0 + x) / (1.0 - x)) * 0.5
-@rule("Reciprocal", 1, 6, 13)
-def reciprocal(x): return 1.0 / x
 @rule("Softsign", 1)
 def softsign(x): return x / (F.abs(x) + 1.0)
 
@@ -176,26 +171,6 @@ def leaky_relu(x, *, alpha=0.01):
     return F.where(x < 0, x * alpha, x)
 
 
-@rule("Abs", 1, 6, 13)
-def abs_(x):
-    return F.abs(x) if _is_float(x) else _const(np.abs(_a(x)), x)
-
-
-@rule("Neg", 1, 6, 13)
-def neg(x):
-    return -x if _is_float(x) else _const(-_a(x), x)
-
-
-@rule("Exp", 1, 6, 13)
-def exp(x): return F.exp(x)
-@rule("Log", 1, 6, 13)
-def log(x): return F.log(x)
-@rule("Sin", 7)
-def sin(x): return F.sin(x)
-@rule("Cos", 7)
-def cos(x): return F.cos(x)
-
-
 @rule("IsNaN", 9, 13, 20)
 def isnan(x): return _const(np.isnan(_a(x)), x)
 
@@ -229,31 +204,11 @@ def sum_(*xs): return _variadic(F.add, xs)
 def mean_(*xs): return _variadic(F.add, xs) * (1.0 / len(xs))
 
 
-def _int_or(fn, npfn):
-    def apply(*xs):
-        if all(_is_float(x) for x in xs):
-            return _variadic(fn, xs)
-        return _const(_variadic(npfn, [_a(x) for x in xs]), xs[0])
-    return apply
-
-
-rule("Max", 1, 6, 8, 12, 13)(_int_or(F.maximum, np.maximum))
-rule("Min", 1, 6, 8, 12, 13)(_int_or(F.minimum, np.minimum))
-
-
-# ---- comparisons, logic, bits: no gradient ----
+# ---- bits: no gradient ----
 def _np_rule(op_type, versions, fn):
     rule(op_type, *versions)(lambda *xs: _const(fn(*[_a(x) for x in xs]), xs[0]))
 
 
-_np_rule("Greater", (7, 9, 13), np.greater)
-_np_rule("Less", (7, 9, 13), np.less)
-_np_rule("GreaterOrEqual", (12, 16), np.greater_equal)
-_np_rule("LessOrEqual", (12, 16), np.less_equal)
-_np_rule("And", (7,), np.logical_and)
-_np_rule("Or", (7,), np.logical_or)
-_np_rule("Xor", (7,), np.logical_xor)
-_np_rule("Not", (1,), np.logical_not)
 _np_rule("BitwiseAnd", (18,), np.bitwise_and)
 _np_rule("BitwiseOr", (18,), np.bitwise_or)
 _np_rule("BitwiseXor", (18,), np.bitwise_xor)
@@ -270,139 +225,12 @@ def bit_shift(x, y, *, direction="LEFT"):
 def size(x): return _const(np.asarray(x.numel(), dtype=np.int64))
 
 
-# ---------------------------------------------------------------------------------------------------------
-# reductions: axes as an attribute (older opsets) or as an input (ReduceSum 13+, the others 18+)
-# ---------------------------------------------------------------------------------------------------------
-def _reduce_axes(x, axes, noop_with_empty_axes):
-    """The axes to reduce, or None for "no reduction" (empty axes with noop_with_empty_axes)."""
-    if isinstance(axes, Tensor):
-        axes = _ints(axes)
-    if axes is None or len(axes) == 0:
-        return None if noop_with_empty_axes else tuple(range(x.ndim))
-    return _axes(axes, x.ndim)
-
-
-def _arg_extreme(x, axes, keepdims, largest):
-    """Values of max/min over `axes` as a gather of the first extreme position (the gradient goes there)."""
-    pos = _positions(x)
-    rest = [d for d in range(x.ndim) if d not in axes]
-    a = np.transpose(_a(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [-1])
-    p = np.transpose(pos, rest + list(axes)).reshape(a.shape)
-    if a.shape[-1] == 0:
-        identity = (not largest) if x.dtype == bool else -np.inf if largest else np.inf
-        fill = np.full([x.shape[d] for d in rest], identity, dtype=x.dtype)
-        out = _const(fill, x)
-        return F.reshape(out, [1 if d in axes else n for d, n in enumerate(x.shape)]) if keepdims else out
-    k = (np.argmax if largest else np.argmin)(a, axis=-1)[..., None]
-    chosen = np.take_along_axis(p, k, axis=-1)[..., 0]
-    if keepdims:
-        chosen = chosen.reshape([1 if d in axes else n for d, n in enumerate(x.shape)])
-    if not _is_float(x):
-        return _const(_a(x).reshape(-1)[chosen], x)
-    return _gather(x, chosen)
-
-
-def _reduction(op_type, axes_input_since, versions, fn):
-    """Register fn(x, axes: tuple, keepdims: bool) for ReduceX, at the opsets in `versions`."""
-    def attr_form(x, *, axes=None, keepdims=1):
-        return fn(x, _reduce_axes(x, axes, 0), bool(keepdims))
-
-    def input_form(x, axes=None, *, keepdims=1, noop_with_empty_axes=0):
-        dims = _reduce_axes(x, axes, noop_with_empty_axes)
-        return x if dims is None else fn(x, dims, bool(keepdims))
-
-    for v in versions:
-        rule(op_type, v)(input_form if v >= axes_input_since else attr_form)
-
-
-def _sum(x, axes, keepdims):
-    return F.sum(x, axes, keepdim=keepdims) if _is_float(x) else _const(
-        _a(x).sum(axis=axes, keepdims=keepdims), x)
-
-
-def _logsumexp(x, axes, keepdims):
-    m = np.max(_a(x), axis=axes, keepdims=True) if x.numel() else np.zeros([1] * x.ndim, x.dtype)
-    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
-    s = F.log(F.sum(F.exp(x - _const(m, x)), axes, keepdim=True)) + _const(m, x)
-    return s if keepdims else F.squeeze(s, axes)
-
-
-def _prod(x, axes, keepdims):
-    if not _is_float(x):
-        return _const(np.prod(_a(x), axis=axes, keepdims=keepdims), x)
-    # the product as exp(sum(log|x|)) with the sign put back: exact gradient x_j -> y / x_j for nonzero x
-    a = _a(x)
-    sign = np.prod(np.sign(a), axis=axes, keepdims=True)
-    y = F.exp(F.sum(F.log(F.abs(x)), axes, keepdim=True)) * _const(sign.astype(x.dtype), x)
-    return y if keepdims else F.squeeze(y, axes)
-
-
-_reduction("ReduceSum", 13, (1, 11, 13), _sum)
-_reduction("ReduceMean", 18, (1, 11, 13, 18), lambda x, ax, k: F.mean(x, ax, keepdim=k))
-_reduction("ReduceMax", 18, (1, 11, 12, 13, 18, 20), lambda x, ax, k: _arg_extreme(x, ax, k, True))
-_reduction("ReduceMin", 18, (1, 11, 12, 13, 18, 20), lambda x, ax, k: _arg_extreme(x, ax, k, False))
-_reduction("ReduceProd", 18, (1, 11, 13, 18), _prod)
-_reduction("ReduceL1", 18, (1, 11, 13, 18), lambda x, ax, k: _sum(F.abs(x) if _is_float(x) else
-                                                                    _const(np.abs(_a(x)), x), ax, k))
-_reduction("ReduceL2", 18, (1, 11, 13, 18), lambda x, ax, k: F.sqrt(_sum(x * x, ax, k)) if _is_float(x) else
-           _const(np.sqrt((_a(x) ** 2).sum(axis=ax, keepdims=k)).astype(x.dtype), x))
-_reduction("ReduceSumSquare", 18, (1, 11, 13, 18), lambda x, ax, k: _sum(x * x, ax, k))
-_reduction("ReduceLogSum", 18, (1, 11, 13, 18), lambda x, ax, k: F.log(_sum(x, ax, k)))
-_reduction("ReduceLogSumExp", 18, (1, 11, 13, 18), _logsumexp)
-
-
-def _arg_rule(largest):
-    def arg(x, *, axis=0, keepdims=1, select_last_index=0):
-        a = _a(x)
-        if select_last_index:
-            a = np.flip(a, axis)
-        i = (np.argmax if largest else np.argmin)(a, axis=axis)
-        if select_last_index:
-            i = a.shape[axis] - 1 - i
-        if keepdims:
-            i = np.expand_dims(i, axis)
-        return _const(i.astype(np.int64), x)
-    return arg
-
-
-rule("ArgMax", 1, 11, 12, 13)(_arg_rule(True))
-rule("ArgMin", 1, 11, 12, 13)(_arg_rule(False))
-
-
-# ---- softmax family: opset < 13 flattens to 2-D at `axis`; 13+ works along one axis ----
+# ---- the softmax along one axis (SoftmaxCrossEntropyLoss) ----
 def _softmax_along(x, axis, log=False):
     m = _const(np.max(_a(x), axis=axis, keepdims=True), x)
     z = x - m
     lse = F.log(F.sum(F.exp(z), axis, keepdim=True))
     return z - lse if log else F.exp(z - lse)
-
-
-def _flattened(fn):
-    def old(x, *, axis=1):
-        axis %= max(x.ndim, 1)
-        n = math.prod(x.shape[:axis])
-        y = fn(F.reshape(x, (n, -1)), 1)
-        return F.reshape(y, x.shape)
-
-    def new(x, *, axis=-1):
-        return fn(x, axis % max(x.ndim, 1))
-    return old, new
-
-
-def _hardmax(x, axis):
-    a = _a(x)
-    i = np.argmax(a, axis=axis)
-    out = np.zeros_like(a)
-    np.put_along_axis(out, np.expand_dims(i, axis), 1, axis=axis)
-    return _const(out, x)
-
-
-for _name, _fn in (("Softmax", lambda x, ax: _softmax_along(x, ax)),
-                   ("LogSoftmax", lambda x, ax: _softmax_along(x, ax, log=True)),
-                   ("Hardmax", _hardmax)):
-    _old, _new = _flattened(_fn)
-    rule(_name, 1, 11)(_old)
-    rule(_name, 13)(_new)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -543,12 +371,6 @@ def scatter(data, indices, updates, *, axis=0):
 @rule("ScatterND", 11, 13, 16, 18)
 def scatter_nd(data, indices, updates, *, reduction="none"):
     return _scatter(data, updates, _nd_placer(_a(indices)), reduction)
-
-
-@rule("Tile", 6, 13)
-def tile(x, repeats):
-    reps = _ints(repeats)
-    return _moved(x, lambda a: np.tile(a, reps))
 
 
 @rule("DepthToSpace", 1, 11, 13)
@@ -763,134 +585,8 @@ def tensor_scatter(past, update, write_indices=None, *, axis=-2, mode="linear"):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# pooling over N spatial dimensions: window positions, then max / average / Lp over them
+# MaxUnpool: MaxPool's indices put the values back, zeros elsewhere
 # ---------------------------------------------------------------------------------------------------------
-def _pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad, ceil_mode):
-    """Output sizes and the leading pads of each spatial dimension, as ONNX defines them."""
-    nd = len(spatial)
-    strides = strides or [1] * nd
-    dilations = dilations or [1] * nd
-    pads = pads or [0] * (2 * nd)
-    outs, begins, ends = [], [], []
-    for d in range(nd):
-        size, k, s, dil = spatial[d], kernel[d], strides[d], dilations[d]
-        span = (k - 1) * dil + 1
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            out = -(-size // s)
-            total = max((out - 1) * s + span - size, 0)
-            pb = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
-            pe = total - pb
-        elif auto_pad == "VALID":
-            out, pb, pe = (size - span) // s + 1, 0, 0
-        else:
-            pb, pe = pads[d], pads[d + nd]
-            num = size + pb + pe - span
-            out = (-(-num // s) if ceil_mode else num // s) + 1
-            if ceil_mode and (out - 1) * s >= size + pb:
-                out -= 1  # the last window would start in the padding at the end
-        outs.append(out)
-        begins.append(pb)
-        ends.append(pe)
-    return outs, begins, ends, strides, dilations
-
-
-def _windows(x, kernel, strides, pads, dilations, auto_pad, ceil_mode):
-    """Flat positions (N, C, *out, K) of every window element, the mask of those inside the input, and the mask
-    of those inside the padded input (what count_include_pad counts)."""
-    n, c, spatial = x.shape[0], x.shape[1], list(x.shape[2:])
-    nd = len(spatial)
-    outs, begins, ends, strides, dilations = _pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad,
-                                                            ceil_mode)
-    flat = np.zeros([1] * (2 + nd) + [1] * nd, dtype=np.int64)
-    inside = np.ones_like(flat, dtype=bool)
-    padded = np.ones_like(flat, dtype=bool)
-    step = 1
-    for d in reversed(range(nd)):
-        o = np.arange(outs[d])[:, None] * strides[d] - begins[d] + np.arange(kernel[d])[None, :] * dilations[d]
-        shape = [1] * (2 + 2 * nd)
-        shape[2 + d], shape[2 + nd + d] = outs[d], kernel[d]
-        o = o.reshape(shape)
-        inside = inside & (o >= 0) & (o < spatial[d])
-        padded = padded & (o >= -begins[d]) & (o < spatial[d] + ends[d])
-        flat = flat + np.clip(o, 0, max(spatial[d] - 1, 0)) * step
-        step *= spatial[d]
-    nc = (np.arange(n)[:, None] * c + np.arange(c)[None, :]).reshape([n, c] + [1] * (2 * nd)) * step
-    full = [n, c] + outs + list(kernel)
-    flat = np.broadcast_to(flat + nc, full).reshape([n, c] + outs + [-1])
-    inside = np.broadcast_to(inside, full).reshape(flat.shape)
-    padded = np.broadcast_to(padded, full).reshape(flat.shape)
-    return flat, inside, padded, outs
-
-
-def _max_pool(x, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, pads=None, storage_order=0,
-              strides=None):
-    flat, inside, _, outs = _windows(x, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode)
-    a = _a(x).reshape(-1)
-    low = -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
-    vals = np.where(inside, a[flat], low)
-    k = np.argmax(vals, axis=-1)[..., None]
-    chosen = np.take_along_axis(flat, k, axis=-1)[..., 0]
-    y = _gather(x, chosen) if _is_float(x) else _const(a[chosen], x)
-    if storage_order:  # column-major positions within each (n, c) image
-        spatial = x.shape[2:]
-        per = math.prod(spatial)
-        base, rem = np.divmod(chosen, per)
-        coords = np.unravel_index(rem, spatial)
-        col, mul = np.zeros_like(rem), 1
-        for d in range(len(spatial)):
-            col = col + coords[d] * mul
-            mul *= spatial[d]
-        chosen = base * per + col
-    return y, _const(chosen.astype(np.int64), x)
-
-
-def _avg_pool(x, kernel_shape, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, pads=None,
-              strides=None):
-    flat, inside, padded, _ = _windows(x, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode)
-    counted = padded if count_include_pad else inside
-    weight = inside / np.maximum(counted.sum(-1, keepdims=True), 1)
-    return gather_map([x], flat, weight.astype(x.dtype))
-
-
-def _lp_pool(x, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, p=2, pads=None, strides=None):
-    flat, inside, _, _ = _windows(x, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode)
-    flat = np.where(inside, flat, x.numel())  # outside: an extra zero
-    win = gather_map([x, _scalar(x, 0)], flat)
-    return F.sum(F.abs(win) ** float(p), -1) ** (1.0 / p)
-
-
-@rule("MaxPool", 1, 8, 10, 11, 12, 22)
-def max_pool(x, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, pads=None, storage_order=0,
-             strides=None):
-    return _max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
-
-
-@rule("AveragePool", 1, 7, 10, 11, 19, 22)
-def average_pool(x, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None,
-                 pads=None, strides=None):
-    return _avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
-
-
-@rule("LpPool", 1, 2, 11, 18, 22)
-def lp_pool(x, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, p=2, pads=None, strides=None):
-    return _lp_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, p, pads, strides)
-
-
-@rule("GlobalAveragePool", 1, 22)
-def global_average_pool(x):
-    return F.mean(x, tuple(range(2, x.ndim)), keepdim=True)
-
-
-@rule("GlobalMaxPool", 1, 22)
-def global_max_pool(x):
-    return _arg_extreme(x, tuple(range(2, x.ndim)), True, True)
-
-
-@rule("GlobalLpPool", 2, 22)
-def global_lp_pool(x, *, p=2):
-    return F.sum(F.abs(x) ** float(p), tuple(range(2, x.ndim)), keepdim=True) ** (1.0 / p)
-
-
 @rule("MaxUnpool", 9, 11, 22)
 def max_unpool(x, indices, output_shape=None, *, kernel_shape, pads=None, strides=None):
     nd = x.ndim - 2
@@ -940,156 +636,6 @@ rule("Pad", 2)(lambda x, *, pads, mode="constant", value=0.0: _pad(x, pads, mode
 @rule("Pad", 11, 13, 18, 19, 21, 23, 24, 25)
 def pad(x, pads, constant_value=None, axes=None, *, mode="constant"):
     return _pad(x, _ints(pads), mode, constant_value, None if axes is None else _ints(axes))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Resize and Upsample: separable, one (out x in) interpolation matrix per resized axis
-# ---------------------------------------------------------------------------------------------------------
-def _nearest_weights(ratio, nearest_mode):
-    if ratio == 1.0:
-        return [0.0, 1.0]
-    up = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": False,
-          "ceil": True}[nearest_mode]
-    return [0.0, 1.0] if up else [1.0, 0.0]
-
-
-def _cubic_weights(ratio, a):
-    def w(t):
-        t = abs(t)
-        if t <= 1:
-            return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
-        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a if t < 2 else 0.0
-    return [w(1 + ratio), w(ratio), w(1 - ratio), w(2 - ratio)]
-
-
-def _antialias_weights(ratio, scale, support, kernel):
-    """A kernel of `support` widened by 1/scale when downsampling, normalised to sum to one."""
-    scale = min(scale, 1.0)
-    start = math.floor(-support / scale) + 1
-    if kernel is None:  # linear: the triangle
-        kernel = lambda t: max(0.0, 1 - abs(t))  # noqa: E731
-    ws = [kernel(scale * (i - ratio)) for i in range(start, 2 - start)]
-    total = sum(ws)
-    return [v / total for v in ws]
-
-
-def _resize_matrix(n_in, n_out, scale, mode, coord, nearest_mode, cubic_a, exclude_outside, antialias, roi):
-    """(n_out, n_in) weights, and the mask of outputs that extrapolate (tf_crop_and_resize outside the roi)."""
-    length = scale * n_in
-    m = np.zeros((n_out, n_in))
-    outside = np.zeros(n_out, dtype=bool)
-    for i in range(n_out):
-        if coord == "align_corners":
-            x = 0.0 if length == 1 else i * (n_in - 1) / (length - 1)
-        elif coord == "asymmetric":
-            x = i / scale
-        elif coord == "tf_crop_and_resize":
-            lo, hi = roi
-            x = (hi - lo) * (n_in - 1) / 2 if length == 1 else i * (hi - lo) * (n_in - 1) / (length - 1)
-            x += lo * (n_in - 1)
-            if x < 0 or x > n_in - 1:
-                outside[i] = True
-                continue
-        elif coord == "pytorch_half_pixel":
-            x = -0.5 if length == 1 else (i + 0.5) / scale - 0.5
-        elif coord == "half_pixel_symmetric":
-            offset = n_in / 2 * (1 - n_out / length)
-            x = offset + (i + 0.5) / scale - 0.5
-        else:  # half_pixel
-            x = (i + 0.5) / scale - 0.5
-        base = math.floor(x)
-        ratio = 1.0 if x == base else x - base
-        if mode == "nearest":
-            ws = _nearest_weights(ratio, nearest_mode)
-        elif mode == "linear":
-            ws = _antialias_weights(ratio, scale, 1, None) if antialias else [1 - ratio, ratio]
-        else:
-            cubic = lambda t: _cubic_weights(t, cubic_a)[1] if abs(t) <= 1 else _cubic_weights(abs(t) - 1, cubic_a)[0]  # noqa: E731
-            ws = _antialias_weights(ratio, scale, 2, cubic) if antialias else _cubic_weights(ratio, cubic_a)
-        n = len(ws)
-        pad = math.ceil(n / 2)
-        frac = (x + pad) - math.floor(x + pad)
-        if n % 2 == 0:
-            start = math.floor(x + pad) + (-(n // 2) if frac == 0 else -(n // 2) + 1) - pad
-        else:
-            start = math.floor(x + pad) + (-((n - 1) // 2) + (frac > 0.5)) - pad
-        idx = np.arange(start, start + n)
-        ws = np.asarray(ws, dtype=np.float64)
-        if exclude_outside:
-            ws = np.where((idx < 0) | (idx >= n_in), 0.0, ws)
-            ws = ws / (ws.sum() or 1.0)
-        np.add.at(m[i], np.clip(idx, 0, n_in - 1), ws)
-    return m, outside
-
-
-def _resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_mode="half_pixel",
-            nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
-            antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
-    r = x.ndim
-    axes = list(range(r)) if axes is None else [a % r for a in axes]
-    roi = None if roi is None or roi.numel() == 0 else [float(v) for v in _a(roi).reshape(-1)]
-    if roi is not None and len(roi) == 2 * len(axes) and len(axes) != r:
-        full = [0.0] * r + [1.0] * r
-        for i, d in enumerate(axes):
-            full[d], full[r + d] = roi[i], roi[len(axes) + i]
-        roi = full
-    factor = [1.0] * r
-    out = list(x.shape)
-    if sizes is not None and sizes.numel():
-        want = _ints(sizes)
-        for i, d in enumerate(axes):
-            factor[d] = want[i] / x.shape[d]
-            out[d] = want[i]
-        if keep_aspect_ratio_policy != "stretch":
-            pick = min if keep_aspect_ratio_policy == "not_larger" else max
-            s = pick(factor[d] for d in axes)
-            for d in axes:
-                factor[d], out[d] = s, int(s * x.shape[d] + 0.5)
-    else:
-        vals = [float(v) for v in _a(scales).reshape(-1)]
-        for i, d in enumerate(axes):
-            factor[d] = vals[i]
-            out[d] = int(math.floor(vals[i] * x.shape[d]))
-    y = x if _is_float(x) else F.cast(x, np.float32)
-    for d in axes:
-        unchanged = out[d] == x.shape[d] and math.isclose(factor[d], 1.0) and (
-            roi is None or (roi[d] == 0.0 and roi[d + r] == 1.0))
-        if unchanged:
-            continue
-        m, outside = _resize_matrix(x.shape[d], out[d], factor[d], mode, coordinate_transformation_mode,
-                                    nearest_mode, cubic_coeff_a, exclude_outside, antialias,
-                                    None if roi is None else (roi[d], roi[d + r]))
-        moved = F.permute(y, [k for k in range(r) if k != d] + [d])
-        z = F.matmul(moved, _const(m.T.astype(y.dtype), y))
-        if outside.any():
-            z = F.where(_const(outside, y), _scalar(y, extrapolation_value), z)
-        back = list(range(r - 1))
-        back.insert(d, r - 1)
-        y = F.permute(z, back)
-    if not _is_float(x):
-        y = _const(np.clip(np.round(_a(y)), np.iinfo(x.dtype).min, np.iinfo(x.dtype).max).astype(x.dtype), x)
-    return y
-
-
-@rule("Resize", 11, 13, 18, 19)
-def resize(x, roi=None, scales=None, sizes=None, **attrs):
-    return _resize(x, roi, scales, sizes, **attrs)
-
-
-@rule("Resize", 10)
-def resize_10(x, scales, *, mode="nearest"):
-    return _resize(x, None, scales, None, mode=mode, coordinate_transformation_mode="asymmetric",
-                   nearest_mode="floor")
-
-
-@rule("Upsample", 9)
-def upsample(x, scales, *, mode="nearest"):
-    return resize_10(x, scales, mode=mode)
-
-
-@rule("Upsample", 7)
-def upsample_7(x, *, scales, mode="nearest"):
-    return resize_10(x, _const(np.asarray(scales, np.float32)), mode=mode)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1157,64 +703,6 @@ def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
     win = np.moveaxis(win, -2, 1)  # (N, C, *d, size)
     sq = F.sum(gather_map([x, _scalar(x, 0)], win) ** 2.0, -1)
     return x / (sq * (alpha / size) + bias) ** beta
-
-
-# ---------------------------------------------------------------------------------------------------------
-# opset 1-6 forms (PyTorch-converted models): explicit broadcast/axis attributes, consumed_inputs, is_test
-# ---------------------------------------------------------------------------------------------------------
-def _legacy_broadcast(a, b, broadcast, axis):
-    """Before opset 7, B broadcasts to A only with broadcast=1, aligned at `axis` (default: trailing)."""
-    if broadcast and axis is not None and b.ndim and b.ndim < a.ndim:
-        ax = axis % a.ndim
-        b = F.reshape(b, tuple(b.shape) + (1,) * (a.ndim - ax - b.ndim))
-    return a, b
-
-
-def _legacy_binary(fn):
-    def legacy(a, b, *, broadcast=0, axis=None, consumed_inputs=None):
-        from .binary import _same
-        return fn(*_same(*_legacy_broadcast(a, b, broadcast, axis)))
-    return legacy
-
-
-for _op, _since in (("Add", 1), ("Add", 6), ("Sub", 1), ("Sub", 6), ("Mul", 1), ("Mul", 6), ("Div", 1), ("Div", 6),
-                    ("Pow", 1)):
-    import_rule(_op, since=_since)(_legacy_binary(getattr(F, {"Add": "add", "Sub": "sub", "Mul": "mul",
-                                                               "Div": "div", "Pow": "pow"}[_op])))
-
-
-def _legacy_fold(fn):
-    def legacy(*xs, consumed_inputs=None):
-        out = xs[0]
-        for x in xs[1:]:
-            out = fn(out, x)
-        return out
-    return legacy
-
-
-for _since in (1, 6):
-    import_rule("Max", since=_since)(_legacy_fold(F.maximum))
-    import_rule("Min", since=_since)(_legacy_fold(F.minimum))
-
-
-@import_rule("Gemm", since=1)
-@import_rule("Gemm", since=6)
-def gemm_legacy(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):  # noqa: N803
-    from .linalg import gemm
-    return gemm(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
-
-
-@import_rule("BatchNormalization", since=1)
-@import_rule("BatchNormalization", since=6)
-def batch_normalization_legacy(x, scale, bias, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1,
-                               consumed_inputs=None, ctx):
-    """Opset 1-6: `is_test` says inference; spatial=0 (per-activation statistics) is refused."""
-    from .norm import batch_normalization
-    if not spatial:
-        raise ValueError("BatchNormalization: spatial=0 is not supported")
-    training = int(not is_test and len([n for n in ctx.node.outputs if n]) > 1)
-    return batch_normalization(x, scale, bias, mean, var, epsilon=epsilon, momentum=momentum,
-                               training_mode=training, ctx=ctx)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1398,13 +886,12 @@ def run_function_body(op_type, inputs, attrs, ctx, domain="", default_opset=1):
     return tuple(result) if len(result) != 1 else result[0]
 
 
-def _by_function(op_type, *versions, domain="", register=None):
+def _by_function(op_type, *versions, domain=""):
     """A rule for `op_type` that runs ONNX's own function body for it, where no family file has a rule."""
     def expand(*inputs, ctx, **attrs):
         return run_function_body(op_type, inputs, attrs, ctx, domain, versions[-1])
     expand.__name__ = f"{op_type}_by_function"
-    for since in versions:
-        (register or rule)(op_type, since, domain=domain)(expand)
+    rule(op_type, *versions, domain=domain)(expand)
     return expand
 
 
@@ -1412,8 +899,6 @@ for _op, _versions in (("LinearAttention", (27,)), ("RotaryEmbedding", (23,)), (
                        ("CausalConvWithState", (27,)), ("AffineGrid", (20,))):
     _by_function(_op, *_versions)
 _by_function("FlexAttention", 1, domain="ai.onnx.preview")
-# Attention at opset 25 (sliding windows: left/right_window_size) has no family rule: its function body runs.
-_by_function("Attention", 25, register=lambda op, since, domain: import_rule(op, since=since, domain=domain))
 
 
 # ---------------------------------------------------------------------------------------------------------

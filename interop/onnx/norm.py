@@ -74,6 +74,18 @@ def batch_normalization_9(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0
                                training_mode=training_mode, ctx=ctx)
 
 
+@import_rule("BatchNormalization", since=6)
+@import_rule("BatchNormalization", since=1)
+def batch_normalization_legacy(x, scale, bias, mean, var, *, epsilon=1e-5, is_test=0, momentum=0.9, spatial=1,
+                               consumed_inputs=None, ctx):
+    """Opset 1-8: `is_test` (before 7) says inference; spatial=0 (per-activation statistics) is refused."""
+    if not spatial:
+        raise ValueError("BatchNormalization: spatial=0 is not supported")
+    training = int(not is_test and len([n for n in ctx.node.outputs if n]) > 1)
+    return batch_normalization(x, scale, bias, mean, var, epsilon=epsilon, momentum=momentum,
+                               training_mode=training, ctx=ctx)
+
+
 @import_rule("BatchNormalization", since=14)
 def batch_normalization(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9, training_mode=0, ctx):
     """eval(): the running statistics. train() or training_mode=1: the batch statistics, and the running ones

@@ -1,4 +1,6 @@
-"""ONNX rules for autocompyute/ops/reduce.py: reductions over dimensions and the softmax family."""
+"""ONNX rules for autocompyute/ops/reduce.py: reductions over dimensions, the softmax family and ArgMax/ArgMin."""
+import numpy as np
+
 from autocompyute.ops import reduce
 from .registry import export_rule
 
@@ -16,105 +18,160 @@ def _export_reduce(g, op, inputs):
 
 # ---- import ----
 
-import autocompyute.functional as F  # noqa: E402
+import math  # noqa: E402
 
-from .import_util import ints  # noqa: E402
+import autocompyute.functional as F  # noqa: E402
+from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
+from autocompyute.tensor import Tensor  # noqa: E402
+
+from .import_util import const, ints, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
-def _reduce(fn, x, axes, keepdims, noop_with_empty_axes=0):
-    if not axes:
-        if noop_with_empty_axes:
-            return x
-        axes = None
-    return fn(x, dim=None if axes is None else tuple(axes), keepdim=bool(keepdims))
+def _is_float(x):
+    return x.dtype.kind == "f"
 
 
-def _reduce_rules(op_type, fn, input_since):
-    """Register the attribute form (axes attribute) and, from `input_since`, the input form (axes input)."""
-    @import_rule(op_type, since=1)
+def _reduce_axes(x, axes, noop_with_empty_axes):
+    """The sorted, non-negative axes to reduce, or None for "no reduction" (empty axes, noop_with_empty_axes)."""
+    if isinstance(axes, Tensor):
+        axes = ints(axes)
+    if axes is None or len(axes) == 0:
+        return None if noop_with_empty_axes else tuple(range(x.ndim))
+    return tuple(sorted(int(a) % x.ndim for a in axes)) if x.ndim else ()
+
+
+def _reduction(op_type, fn, attr_versions, input_versions):
+    """Register fn(x, axes: tuple, keepdims: bool) for ReduceX: axes as an attribute at `attr_versions`, as an
+    input (with noop_with_empty_axes) at `input_versions`."""
     def with_attribute(x, *, axes=None, keepdims=1):
-        return _reduce(fn, x, axes, keepdims)
+        return fn(x, _reduce_axes(x, axes, 0), bool(keepdims))
 
-    @import_rule(op_type, since=input_since)
     def with_input(x, axes=None, *, keepdims=1, noop_with_empty_axes=0):
-        return _reduce(fn, x, ints(axes), keepdims, noop_with_empty_axes)
+        dims = _reduce_axes(x, axes, noop_with_empty_axes)
+        return x if dims is None else fn(x, dims, bool(keepdims))
+
+    for since in attr_versions:
+        import_rule(op_type, since=since)(with_attribute)
+    for since in input_versions:
+        import_rule(op_type, since=since)(with_input)
 
 
-def _l2(x, dim, keepdim):
-    return F.sqrt(F.sum(x * x, dim, keepdim))
-
-
-def _sum_square(x, dim, keepdim):
-    return F.sum(x * x, dim, keepdim)
-
-
-def _values(fn):
-    """max/min with a dim give (values, indices): keep the values."""
-    def reduce(x, dim, keepdim):
-        if dim is None and keepdim:  # all axes, kept as size-1 dims
-            return F.reshape(reduce(x, None, False), (1,) * x.ndim)
-        out = fn(x, dim, keepdim)
-        return out[0] if isinstance(out, tuple) else out
+def _on_values(npfn):
+    """Integer and boolean reductions run on the values (no gradient) and keep the input's dtype."""
+    def reduce(x, axes, keepdims):
+        return const(npfn(values(x), axis=axes, keepdims=keepdims).astype(x.dtype), x)
     return reduce
 
 
-for _op, _fn, _since in (("ReduceMean", F.mean, 18), ("ReduceSum", F.sum, 13), ("ReduceMax", _values(F.max), 18),
-                         ("ReduceMin", _values(F.min), 18), ("ReduceProd", F.prod, 18), ("ReduceL2", _l2, 18),
-                         ("ReduceSumSquare", _sum_square, 18)):
-    _reduce_rules(_op, _fn, _since)
+def _floats_or(engine, npfn):
+    on_values = _on_values(npfn)
+    return lambda x, axes, keepdims: engine(x, axes, keepdims) if _is_float(x) else on_values(x, axes, keepdims)
 
 
+def _extreme(x, axes, keepdims, largest):
+    """max/min over `axes`: the engine's Op for non-empty float input; otherwise (integers, booleans, empty sets)
+    a gather of the first extreme position, or the identity (-inf/inf, False/True) of an empty set."""
+    if _is_float(x) and x.numel():
+        fn = F.max if largest else F.min
+        if len(axes) == x.ndim:  # all axes: one value
+            y = fn(x)
+            return F.reshape(y, (1,) * x.ndim) if keepdims else y
+        y = x
+        for a in reversed(axes):  # one axis at a time (the engine's dim-wise max takes one axis)
+            y = fn(y, a, keepdim=keepdims)[0]
+        return y
+    rest = [d for d in range(x.ndim) if d not in axes]
+    kept = [1 if d in axes else n for d, n in enumerate(x.shape)]
+    a = np.transpose(values(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [-1])
+    if a.shape[-1] == 0:
+        identity = (not largest) if x.dtype == bool else -np.inf if largest else np.inf
+        out = const(np.full([x.shape[d] for d in rest], identity, dtype=x.dtype), x)
+        return F.reshape(out, kept) if keepdims else out
+    pos = np.arange(x.numel(), dtype=np.int64).reshape(x.shape)
+    p = np.transpose(pos, rest + list(axes)).reshape(a.shape)
+    k = (np.argmax if largest else np.argmin)(a, axis=-1)[..., None]
+    chosen = np.take_along_axis(p, k, axis=-1)[..., 0]
+    if keepdims:
+        chosen = chosen.reshape(kept)
+    if not _is_float(x):
+        return const(values(x).reshape(-1)[chosen], x)
+    return gather_map([x], chosen)
+
+
+def _sum(x, axes, keepdims):
+    return F.sum(x, axes, keepdim=keepdims) if _is_float(x) else _on_values(np.sum)(x, axes, keepdims)
+
+
+def _logsumexp(x, axes, keepdims):
+    m = np.max(values(x), axis=axes, keepdims=True) if x.numel() else np.zeros([1] * x.ndim, x.dtype)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    s = F.log(F.sum(F.exp(x - const(m, x)), axes, keepdim=True)) + const(m, x)
+    return s if keepdims else F.squeeze(s, axes)
+
+
+def _l2(x, axes, keepdims):
+    return F.sqrt(_sum(x * x, axes, keepdims)) if _is_float(x) else const(
+        np.sqrt((values(x) ** 2).sum(axis=axes, keepdims=keepdims)).astype(x.dtype), x)
+
+
+def _abs(x):
+    return F.abs(x) if _is_float(x) else const(np.abs(values(x)), x)
+
+
+_reduction("ReduceSum", _sum, (1, 11), (13,))
+_reduction("ReduceMean", _floats_or(lambda x, ax, k: F.mean(x, ax, keepdim=k), np.mean), (1, 11, 13), (18,))
+_reduction("ReduceMax", lambda x, ax, k: _extreme(x, ax, k, True), (1, 11, 12, 13), (18, 20))
+_reduction("ReduceMin", lambda x, ax, k: _extreme(x, ax, k, False), (1, 11, 12, 13), (18, 20))
+_reduction("ReduceProd", _floats_or(lambda x, ax, k: F.prod(x, ax, keepdim=k), np.prod), (1, 11, 13), (18,))
+_reduction("ReduceL1", lambda x, ax, k: _sum(_abs(x), ax, k), (1, 11, 13), (18,))
+_reduction("ReduceL2", _l2, (1, 11, 13), (18,))
+_reduction("ReduceSumSquare", lambda x, ax, k: _sum(x * x, ax, k), (1, 11, 13), (18,))
+_reduction("ReduceLogSum", lambda x, ax, k: F.log(_sum(x, ax, k)), (1, 11, 13), (18,))
+_reduction("ReduceLogSumExp", _logsumexp, (1, 11, 13), (18,))
+
+
+# ---- the softmax family: before opset 13 the input is seen as 2-D (dims before axis, dims from axis) ----
 def _coerced(fn, x, axis):
-    """Opsets before 13: the input is seen as 2-D (dims before axis, dims from axis) for the softmax."""
     shape = x.shape
     axis = axis % x.ndim if x.ndim else 0
-    rows = 1
-    for d in shape[:axis]:
-        rows *= d
-    return fn(F.reshape(x, (rows, -1)), 1).reshape(shape)
+    return F.reshape(fn(F.reshape(x, (math.prod(shape[:axis]), -1)), 1), shape)
 
 
-@import_rule("Softmax", since=1)
-def softmax_1(x, *, axis=1):
-    return _coerced(F.softmax, x, axis)
+def _hardmax(x, axis):
+    a = values(x)
+    out = np.zeros_like(a)
+    np.put_along_axis(out, np.expand_dims(np.argmax(a, axis=axis), axis), 1, axis=axis)
+    return const(out, x)
 
 
-@import_rule("Softmax", since=13)
-def softmax_13(x, *, axis=-1):
-    return F.softmax(x, axis)
+for _op, _fn in (("Softmax", F.softmax), ("LogSoftmax", F.log_softmax), ("Hardmax", _hardmax)):
+    for _since in (1, 11):
+        import_rule(_op, since=_since)(lambda x, *, axis=1, _fn=_fn: _coerced(_fn, x, axis))
+    import_rule(_op, since=13)(lambda x, *, axis=-1, _fn=_fn: _fn(x, axis % max(x.ndim, 1)))
 
 
-@import_rule("LogSoftmax", since=1)
-def log_softmax_1(x, *, axis=1):
-    return _coerced(F.log_softmax, x, axis)
+def _arg_rule(largest):
+    def arg(x, *, axis=0, keepdims=1, select_last_index=0):
+        """Indices only (no gradient), for every dtype, on x's device."""
+        xp, a = x.xp, x.data
+        if select_last_index:
+            a = xp.flip(a, axis)
+        i = (xp.argmax if largest else xp.argmin)(a, axis=axis)
+        if select_last_index:
+            i = a.shape[axis] - 1 - i
+        if keepdims:
+            i = xp.expand_dims(i, axis)
+        return Tensor(xp.asarray(i, dtype=xp.int64))
+    return arg
 
 
-@import_rule("LogSoftmax", since=13)
-def log_softmax_13(x, *, axis=-1):
-    return F.log_softmax(x, axis)
-
-
-def _arg(fn, x, axis, keepdims, select_last_index):
-    if select_last_index:
-        n = x.shape[axis]
-        idx = fn(x[(slice(None),) * (axis % x.ndim) + (slice(None, None, -1),)], axis, bool(keepdims))
-        return (n - 1) - idx
-    return fn(x, axis, bool(keepdims))
-
-
-@import_rule("ArgMax", since=1)
-def argmax(x, *, axis=0, keepdims=1, select_last_index=0):
-    return _arg(F.argmax, x, axis, keepdims, select_last_index)
-
-
-@import_rule("ArgMin", since=1)
-def argmin(x, *, axis=0, keepdims=1, select_last_index=0):
-    return _arg(F.argmin, x, axis, keepdims, select_last_index)
+for _op, _largest in (("ArgMax", True), ("ArgMin", False)):
+    for _since in (1, 11, 12, 13):
+        import_rule(_op, since=_since)(_arg_rule(_largest))
 
 
 # ---- export (continued) ----
-import numpy as np  # noqa: E402
 
 from .builder import BatchDim  # noqa: E402
 

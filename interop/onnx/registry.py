@@ -8,8 +8,13 @@
   meaning changed.
 
 Rules live beside each other by family in `interop/onnx/<family>.py`, mirroring `autocompyute/ops/<family>.py`.
+One module owns each (domain, op_type): all its versions are registered there, so which function runs never
+depends on the order in which the rule modules were imported. A second module registering the same op type,
+or one version registered twice, raises RuleConflictError.
 """
 import bisect
+
+from ..errors import InteropError
 
 EXPORT_RULES = {}
 IMPORT_RULES = {}  # (domain, op_type) -> sorted list of (since_version, fn)
@@ -23,10 +28,22 @@ def export_rule(*op_classes):
     return register
 
 
+class RuleConflictError(InteropError, ValueError):
+    """Two modules register import rules for one (domain, op_type), or one module registers a version twice."""
+
+
 def import_rule(op_type, since=1, domain=""):
     def register(fn):
+        name = f"{domain}::{op_type}" if domain else op_type
         versions = IMPORT_RULES.setdefault((domain, op_type), [])
-        versions[:] = [v for v in versions if v[0] != since]
+        for v, other in versions:
+            if other.__module__ != fn.__module__:
+                raise RuleConflictError(
+                    f"import rule {name} (since {since}) from {fn.__module__}: {other.__module__} already owns "
+                    f"{name}; one module registers every version of an op type")
+            if v == since:
+                raise RuleConflictError(f"import rule {name} since {since} is registered twice in {fn.__module__} "
+                                        f"({other.__name__} and {fn.__name__})")
         bisect.insort(versions, (since, fn), key=lambda v: v[0])
         return fn
     return register
@@ -50,5 +67,5 @@ def load_rules():
 
     from . import __path__ as here
     for info in pkgutil.iter_modules(here):
-        if info.name not in ("registry", "builder"):
+        if info.name not in ("registry", "builder") and not info.name.startswith("_"):  # _x.py: shared helpers
             importlib.import_module(f"{__package__}.{info.name}")

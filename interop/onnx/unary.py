@@ -94,9 +94,16 @@ def _simple(op_type, fn, *versions):
         import_rule(op_type, since=since)(lambda x, _fn=fn: _fn(x))
 
 
-for _op, _fn in (("Relu", F.relu), ("Sigmoid", F.sigmoid), ("Tanh", F.tanh), ("Exp", F.exp), ("Log", F.log),
-                 ("Sqrt", F.sqrt), ("Neg", F.neg), ("Abs", F.abs), ("Erf", F.erf)):
-    _simple(_op, _fn, 6)
+def _legacy(op_type, fn):
+    """Opset 1: the same function, with the `consumed_inputs` hint (meaningless to an eager engine)."""
+    import_rule(op_type, since=1)(lambda x, *, consumed_inputs=None, _fn=fn: _fn(x))
+
+
+for _op, _fn in (("Relu", F.relu), ("Sigmoid", F.sigmoid), ("Tanh", F.tanh), ("Sqrt", F.sqrt), ("Exp", F.exp),
+                 ("Log", F.log), ("Neg", F.neg), ("Abs", F.abs)):
+    _legacy(_op, _fn)
+    _simple(_op, _fn, 6, 13)
+_simple("Erf", F.erf, 6)
 _simple("Sin", F.sin, 7)
 _simple("Cos", F.cos, 7)
 
@@ -134,6 +141,10 @@ def cast_like(x, like, *, saturate=1, round_mode="up"):
     return F.cast(x, like.dtype)
 
 
+@import_rule("Reciprocal", since=13)
 @import_rule("Reciprocal", since=6)
 def reciprocal(x):
     return 1.0 / x
+
+
+_legacy("Reciprocal", reciprocal)
