@@ -3,20 +3,30 @@
 1. train: the LeNet-style CNN (lenet.DIGITS) on the bundled 8x8 digits, with a progress bar; reports test
    accuracy, which must reach --min-accuracy (95%);
 2. checkpoint: model and optimizer state to OUT/lenet_digits.safetensors (autocompyute.checkpoint);
-3. plot: loss and accuracy per epoch to OUT/training.png (skipped, with a note, without matplotlib).
+3. plot: loss and accuracy per epoch to OUT/training.png (skipped, with a note, without matplotlib);
+4. export: the trained CNN to OUT/lenet_digits.onnx (batch dimension symbolic);
+5. parity: the exported file in onnxruntime against autocompyute on every test image, node by node, and both
+   runtimes' inference latency on the test set;
+6. finetune: the exported file imported back as a trainable module, fine-tuned on a changed task (the digits
+   with Gaussian noise), exported again to OUT/lenet_digits_noisy.onnx and checked against onnxruntime.
 
-Every step is a function `step(demo)` reading and filling the shared `Demo` record; later steps (export, parity
-with onnxruntime, fine-tuning) are appended to STEPS.
+Every step is a function `step(demo)` reading and filling the shared `Demo` record.
 """
 import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 
-from autocompyute import checkpoint
+import numpy as np
 
+import autocompyute as ac
+import autocompyute.nn.functional as F
+from autocompyute import checkpoint
+from autocompyute.data import DataLoader, TensorDataset
+
+from . import data as zoo_data
 from . import lenet
-from .train import fit_digits
+from .train import accuracy, fit, fit_digits
 
 MODEL_NAME = "lenet"
 
@@ -97,10 +107,85 @@ def step_plot(demo):
     demo.files["plot"] = path
 
 
+def step_export(demo):
+    from interop import export_onnx
+    path = demo.path(f"{MODEL_NAME}_digits.onnx")
+    images, _ = zoo_data.load_digits("test", seed=demo.args.seed)
+    export_onnx(demo.model, (ac.tensor(images[:4]),), path, input_names=["image"], output_names=["logits"])
+    demo.files["onnx"] = path
+
+
+def _check(demo, path, images, label):
+    """Parity of the ONNX file at `path` against onnxruntime on `images`; a mismatch fails the demo."""
+    from interop import check_parity
+    report = check_parity(path, {"image": images})
+    demo.results[f"{label}: max abs error vs onnxruntime"] = (
+        f"{report.max_abs():.2e} over {len(report.values)} values ({'OK' if report.ok else 'MISMATCH'})")
+    if not report.ok:
+        demo.ok = False
+        print(report)
+
+
+def _median_ms(fn, repeats=20):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def step_parity(demo):
+    import onnxruntime as ort
+    images, _ = zoo_data.load_digits("test", seed=demo.args.seed)
+    _check(demo, demo.files["onnx"], images, "exported CNN")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(demo.files["onnx"], options, providers=["CPUExecutionProvider"])
+    x = ac.tensor(images)
+    with ac.no_grad():
+        ours = _median_ms(lambda: demo.model(x))
+    theirs = _median_ms(lambda: session.run(None, {"image": images}))
+    demo.results[f"inference on {len(images)} test images"] = (
+        f"autocompyute {ours:.2f} ms, onnxruntime {theirs:.2f} ms ({ours / theirs:.2f}x)")
+
+
+def noisy_digits(split, seed, sigma=0.35):
+    """The changed task for fine-tuning: the digits with Gaussian pixel noise (a fixed draw per split)."""
+    images, labels = zoo_data.load_digits(split, seed=seed)
+    rng = np.random.default_rng(1000 + (split == "test"))
+    return np.clip(images + rng.normal(0, sigma, images.shape), 0, 1).astype(np.float32), labels
+
+
+def step_finetune(demo):
+    from interop import import_onnx
+    a = demo.args
+    model = import_onnx(demo.files["onnx"])  # every float initializer is now a trainable Parameter
+    x, y = noisy_digits("train", a.seed)
+    xt, yt = noisy_digits("test", a.seed)
+    before = accuracy(model.eval(), xt, yt)
+    loader = DataLoader(TensorDataset(x, y), batch_size=a.batch_size, shuffle=True, seed=a.seed)
+    fit(model, lambda epoch: loader, lambda m, batch: F.cross_entropy(m(batch[0]), batch[1]),
+        a.finetune_epochs, a.lr / 2, len(loader), progress=not a.no_progress, desc="finetune")
+    after = accuracy(model.eval(), xt, yt)
+    demo.results["noisy test digits, imported CNN"] = f"accuracy {before:.2%} before fine-tuning, {after:.2%} after"
+    if after <= before:
+        demo.ok = False
+        print("demo: fine-tuning did not improve the accuracy on the noisy digits")
+    path = demo.path(f"{MODEL_NAME}_digits_noisy.onnx")
+    model.to_onnx(path)
+    demo.files["fine-tuned onnx"] = path
+    _check(demo, path, xt, "fine-tuned CNN")
+
+
 STEPS = [
     ("train", step_train),
     ("checkpoint", step_checkpoint),
     ("plot", step_plot),
+    ("export", step_export),
+    ("parity", step_parity),
+    ("finetune", step_finetune),
 ]
 
 
@@ -112,6 +197,7 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-accuracy", type=float, default=0.95, help="the test accuracy the CNN must reach")
+    parser.add_argument("--finetune-epochs", type=int, default=10, help="epochs of fine-tuning on the noisy digits")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -16,7 +16,7 @@ def _demo(tmp_path, *extra):
 
 
 def test_demo_steps_in_order():
-    assert [name for name, _ in demo.STEPS][:3] == ["train", "checkpoint", "plot"]
+    assert [name for name, _ in demo.STEPS] == ["train", "checkpoint", "plot", "export", "parity", "finetune"]
 
 
 def test_demo_smoke_writes_checkpoint_and_plot(tmp_path, capsys):
@@ -65,6 +65,26 @@ def test_full_demo_reaches_95_percent(tmp_path, capsys):
     assert _demo(tmp_path) == 0
     meta = checkpoint.load_metadata(tmp_path / "lenet_digits.safetensors")
     assert meta["test_accuracy"] >= 0.95
+    out = capsys.readouterr().out
+    assert "exported CNN: max abs error vs onnxruntime" in out and "fine-tuned CNN: max abs error" in out
+    assert "MISMATCH" not in out and "onnxruntime" in out.split("inference on 359 test images:")[1]
+    assert (tmp_path / "lenet_digits.onnx").exists() and (tmp_path / "lenet_digits_noisy.onnx").exists()
+
+
+def test_finetune_step_improves_the_imported_cnn_and_exports_it_again(tmp_path, capsys):
+    import onnx
+
+    assert _demo(tmp_path, "--epochs", "3", "--min-accuracy", "0", "--finetune-epochs", "2") == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("noisy test digits"))
+    before, after = (float(w.rstrip("%")) for w in line.split() if w.endswith("%"))
+    assert after > before
+    original = onnx.load(str(tmp_path / "lenet_digits.onnx"))
+    tuned = onnx.load(str(tmp_path / "lenet_digits_noisy.onnx"))
+    assert [n.op_type for n in tuned.graph.node] == [n.op_type for n in original.graph.node]
+    changed = [a.name for a, b in zip(original.graph.initializer, tuned.graph.initializer)
+               if not np.array_equal(onnx.numpy_helper.to_array(a), onnx.numpy_helper.to_array(b))]
+    assert changed, "fine-tuning changed no weight in the re-exported model"
 
 
 # ---- autocompyute train ----
