@@ -96,6 +96,9 @@ def _write_atomic(path, data):
     except OSError as e:
         raise CheckpointError(f"checkpoint {path!r}: cannot write in {folder!r} ({e.strerror or e})") from e
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the mode a plain open() would give, not mkstemp's owner-only 0600
         with os.fdopen(fd, "wb") as f:
             _write_all(f, data)
             f.flush()

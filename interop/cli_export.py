@@ -5,7 +5,7 @@ import sys
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="a model of the zoo (a module name in model_zoo/, e.g. mlp, cnn, gpt, lstm)")
+    parser.add_argument("model", help="a model of the zoo (a module name in model_zoo/, e.g. mlp, lenet, resnet, gpt, lstm)")
     parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     parser.add_argument("--checkpoint", help="weights to load first (a checkpoint written by autocompyute)")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the newest onnxruntime runs)")

@@ -181,3 +181,15 @@ def test_header_holds_the_metadata_as_json(tmp_path):
     assert json.loads(header["__metadata__"][checkpoint.META_KEY]) == {"k": [1, 2]}
     with pytest.raises(CheckpointError, match="JSON"):
         checkpoint.save({"w": np.zeros(2)}, path, metadata={"f": object()})
+
+
+def test_checkpoint_file_gets_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from autocompyute import checkpoint, nn
+    path = tmp_path / "m.safetensors"
+    checkpoint.save(nn.Linear(2, 2), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
