@@ -4,8 +4,8 @@
 
 Models and shapes (the training benchmark's): MLP 784-512-512-10 at batch 128; LeNet CNN on 1x28x28 at batch 64;
 GPT (vocab 256, d 128, 4 heads, 2 layers) on sequences of 64 at batch 16; LSTM (input 32, hidden 128) on
-sequences of 50 at batch 32. A model of model_zoo/ is used when the zoo has it (with these sizes), otherwise the
-same architecture built here from nn layers. Prints median times and the ratio autocompyute / onnxruntime.
+sequences of 50 at batch 32: the model_zoo models at their default configs. Prints median times and the ratio
+autocompyute / onnxruntime.
 Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x. `--blas-threads N` sets numpy's BLAS threads.
 
 The "imported" column runs the exported model again through `interop.import_onnx` (under no_grad), next to the
@@ -27,90 +27,21 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import autocompyute as ac  # noqa: E402
-from autocompyute import nn  # noqa: E402
 from interop import export_onnx, import_onnx  # noqa: E402
 
 TARGETS = {"mlp": 1.2, "cnn": 3.0, "gpt": 2.0, "lstm": 2.0}
 IMPORT_TARGET = 1.2  # imported / native
 
 
-# ---- the models (used when model_zoo lacks them) ----
-def mlp():
-    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    return model, (ac.randn(128, 784),)
-
-
-def cnn():
-    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (B, 32, 14, 14)
-                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 7, 7)
-                          nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-    return model, (ac.randn(64, 1, 28, 28),)
-
-
-class _Block(nn.Module):
-    def __init__(self, d, heads):
-        super().__init__()
-        self.heads = heads
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
-
-    def forward(self, x):  # (B, T, C)
-        B, T, C = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
-        q, k, v = (t.reshape(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / (C // self.heads) ** 0.5)
-        att = att.masked_fill(ac.triu(ac.ones(T, T), 1) > 0, float("-inf")).softmax(-1)
-        x = x + self.proj((att @ v).transpose(1, 2).reshape(B, T, C))
-        return x + self.mlp(self.ln2(x))
-
-
-class _GPT(nn.Module):
-    def __init__(self, vocab=256, d=128, heads=4, layers=2, block=64):
-        super().__init__()
-        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(block, d)
-        self.blocks = nn.ModuleList([_Block(d, heads) for _ in range(layers)])
-        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
-
-    def forward(self, idx):  # (B, T) -> (B, T, vocab)
-        x = self.tok(idx) + self.pos(ac.arange(idx.shape[1]))
-        for b in self.blocks:
-            x = b(x)
-        return self.head(self.ln(x))
-
-
-def gpt():
-    return _GPT(), (ac.randint(0, 256, (16, 64)),)
-
-
-class _LSTMNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(32, 128, batch_first=True)
-        self.head = nn.Linear(128, 10)
-
-    def forward(self, x):  # (B, T, 32) -> (B, 10)
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
-
-
-def lstm():
-    return _LSTMNet(), (ac.randn(32, 50, 32),)
-
-
-BUILDERS = {"mlp": mlp, "cnn": cnn, "gpt": gpt, "lstm": lstm}
+BENCH_MODELS = ("mlp", "cnn", "gpt", "lstm")
 ZOO_NAMES = {"cnn": "lenet"}  # the zoo's name where it differs from the benchmark's
 
 
 def build(name):
-    """The zoo's model when model_zoo has one by this name, else the local one (same sizes)."""
-    try:
-        from interop.cli_export import build_zoo_model
-        model, inputs = build_zoo_model(ZOO_NAMES.get(name, name))
-        return model, inputs, "model_zoo"
-    except (SystemExit, ImportError, AttributeError, TypeError):
-        model, inputs = BUILDERS[name]()
-        return model, inputs, "local"
+    """The zoo's model (its default config is the benchmark's size) and example inputs."""
+    from interop.cli_export import build_zoo_model
+    model, inputs = build_zoo_model(ZOO_NAMES.get(name, name))
+    return model, inputs, "model_zoo"
 
 
 def median_times(fns, repeats, warmup=3):
@@ -132,7 +63,7 @@ def main(argv=None):
     import onnxruntime as ort
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--models", nargs="*", default=list(BUILDERS))
+    parser.add_argument("--models", nargs="*", default=list(BENCH_MODELS))
     parser.add_argument("--blas-threads", help="threads of numpy's BLAS (default: as the environment says); on a "
                         "busy 2-core machine multi-threaded OpenBLAS can be 10-80x slower than one thread")
     args = parser.parse_args(argv)
