@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q  # 2 workers, one BLAS thread each: no oversubscription
 
 demo: $(STAMP)
 	$(PY) -m autocompyute.cli demo

@@ -12,6 +12,8 @@ from model_zoo import data, demo, lenet, train
 
 
 def _demo(tmp_path, *extra):
+    if "--epochs" in extra and "--finetune-epochs" not in extra:
+        extra = (*extra, "--finetune-epochs", "1")  # smoke runs: one epoch of each training
     return main(["demo", "--out", str(tmp_path), "--no-progress", *extra])
 
 
