@@ -1,11 +1,14 @@
 """Convolution and pooling over 1-D, 2-D (and N-D) inputs, all through one strided view of the padded input.
 
 Layouts follow PyTorch: inputs (N, C, *S), conv weights (O, C/groups, *K), transposed-conv weights
-(C, O/groups, *K). A convolution is one copy of the sliding windows into a (groups, C/groups*K, N*P) matrix
-("im2col", P = output positions, K = kernel positions) and one batched GEMM; its input gradient is a GEMM and
-the reverse scatter (a loop over the K kernel offsets, each adding one strided slice). A 1x1 convolution with
-stride 1 skips both copies. A transposed convolution is the same pair of helpers used the other way round.
-Pooling loops over the kernel offsets the same way, each step one elementwise op on a strided view.
+(C, O/groups, *K). A convolution copies the sliding windows into a (N, groups, C/groups*K, P) matrix ("im2col",
+P = output positions, K = kernel positions) and multiplies it by the weight in one batched GEMM, whose result is
+already in (N, O, P) order. It goes through the batch in chunks of about CHUNK_BYTES of unrolled windows, and keeps
+its input rather than the windows for the backward, which unrolls each chunk again: the full unrolled matrix never
+exists. The input gradient is a GEMM and the reverse scatter (a loop over the K kernel offsets, each adding one
+strided slice in place). A 1x1 convolution with stride 1 skips both copies. A transposed convolution is the same
+pair of helpers used the other way round. Pooling loops over the kernel offsets the same way, each step one
+elementwise op on a strided view.
 """
 import itertools
 import math
@@ -57,39 +60,36 @@ def kernel_slices(out_shape, kernel, stride, dilation):
                              for ki, d, s, o in zip(k, dilation, stride, out_shape))
 
 
+# The batch goes through a convolution in chunks whose unrolled windows take about this many bytes, so that each
+# chunk's copy is still in cache when its GEMM reads it, and the full unrolled matrix never exists at once.
+CHUNK_BYTES = 1 << 20
+
+
+def batch_chunks(n, bytes_per_sample):
+    """Slices of a batch of n whose unrolled windows take about CHUNK_BYTES each (at least one sample)."""
+    step = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 def im2col(xp, x, groups, out_shape, kernel, stride, dilation):
-    """x (N, C, *S), already padded -> contiguous (G, C/G*K, N*P): the one copy a convolution makes. Rows are
-    (channel, kernel offset), columns (sample, output position), so the copy moves runs along the last axis."""
-    n, c = x.shape[:2]
-    nd = len(kernel)
+    """x (N, C, *S), already padded -> contiguous (N, G, C/G*K, P): per sample, rows are (channel, kernel offset)
+    and columns output positions, so the copy moves runs along the last axis and a batched GEMM with the weight
+    (G, O/G, C/G*K) gives the output in (N, O, P) order directly."""
+    n, nd = x.shape[0], len(kernel)
     win = windows(xp, x, out_shape, kernel, stride, dilation)          # (N, C, *O, *K)
-    win = win.reshape((n, groups, c // groups) + win.shape[2:])         # (N, G, C/G, *O, *K), still a view
-    order = (1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + (0,) + tuple(range(3, 3 + nd))
-    cols = xp.ascontiguousarray(win.transpose(order))                   # (G, C/G, *K, N, *O)
-    return cols.reshape(groups, -1, n * math.prod(out_shape))
+    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
+    cols = xp.ascontiguousarray(win.transpose(order))                   # (N, C, *K, *O)
+    return cols.reshape(n, groups, -1, math.prod(out_shape))
 
 
-def cols_to_image(xp, cols, n, channels, spatial, out_shape, kernel, stride, dilation):
-    """The adjoint of `im2col`: cols (G, C/G*K, N*P) -> (N, C, *spatial), adding overlapping windows with one
-    strided slice per kernel offset (a loop over offsets, never over elements)."""
-    groups, nd = cols.shape[0], len(kernel)
-    cols = cols.reshape((groups, channels // groups, math.prod(kernel), n) + tuple(out_shape))
-    image = xp.zeros((groups, channels // groups, n) + tuple(spatial), dtype=cols.dtype)   # (G, C/G, N, *S)
+def col2im_add(cols, image, out_shape, kernel, stride, dilation):
+    """The adjoint of `im2col`: add cols (N, G, C/G*K, P) into image (N, C, *S), the padded input's shape, in
+    place: one strided slice per kernel offset (a loop over offsets, never over elements)."""
+    n, c = image.shape[:2]
+    cols = cols.reshape((n, c, math.prod(kernel)) + tuple(out_shape))
     for i, target in enumerate(kernel_slices(out_shape, kernel, stride, dilation)):
         image[target] += cols[:, :, i]
-    return from_channels_first(xp, image, channels, spatial)
-
-
-def to_channels_first(xp, x, groups):
-    """(N, C, *S) -> (G, C/G, N*P), the layout the batched GEMM per group wants (one copy)."""
-    n, c = x.shape[:2]
-    return xp.ascontiguousarray(x.reshape(n, c, -1).transpose(1, 0, 2)).reshape(groups, c // groups, -1)
-
-
-def from_channels_first(xp, y, channels, spatial):
-    """y laid out as (C, N, *spatial), in any grouping of its axes -> contiguous (N, C, *spatial)."""
-    y = y.reshape(channels, -1, math.prod(spatial)).transpose(1, 0, 2)  # (N, C, P)
-    return xp.ascontiguousarray(y).reshape(y.shape[:2] + tuple(spatial))
+    return image
 
 
 def outer_or_gemm(a, b):
@@ -135,15 +135,20 @@ class Conv(Op):
 
     def _forward_windows(self, x, w, b):
         xp, kernel, g = self.xp, w.shape[2:], self.groups
+        n, o = x.shape[0], w.shape[0]
         xpad = pad(xp, x, self.padding)
         out_shape = tuple(out_size(s, k, st, d, 0) for s, k, st, d in
                           zip(xpad.shape[2:], kernel, self.stride, self.dilation))
-        cols = im2col(xp, xpad, g, out_shape, kernel, self.stride, self.dilation)   # (G, C/G*K, N*P)
-        y = w.reshape(g, w.shape[0] // g, -1) @ cols                                # (G, O/G, N*P)
-        if b is not None:
-            y += b.reshape(g, -1, 1)
-        self.save(cols=cols, padded_shape=xpad.shape)
-        return from_channels_first(xp, y, w.shape[0], out_shape)                   # (N, O, *P)
+        wg = w.reshape(g, o // g, -1)                                               # (G, O/G, C/G*K)
+        y = xp.empty((n, g, o // g, math.prod(out_shape)), dtype=xp.result_type(x.dtype, w.dtype))
+        for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * y.shape[-1] * x.itemsize):
+            cols = im2col(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (n, G, C/G*K, P)
+            xp.matmul(wg, cols, out=y[chunk])                                       # (n, G, O/G, P)
+            if b is not None:
+                y[chunk] += b.reshape(g, -1, 1)
+        # the input, not its unrolled windows: the backward unrolls it again, chunk by chunk
+        self.save(x=x, padded_shape=xpad.shape, out_shape=out_shape)
+        return y.reshape((n, o) + out_shape)                                        # (N, O, *P)
 
     def backward(self, dy):
         s = self.saved
@@ -165,19 +170,23 @@ class Conv(Op):
 
     def _backward_windows(self, dy):
         xp, s = self.xp, self.saved
-        g, w = self.groups, s.w
-        n, out_shape = dy.shape[0], dy.shape[2:]
-        dyg = to_channels_first(xp, dy, g)                                          # (G, O/G, N*P)
-        dw = None
-        if _needs_grad(self, 1):                                                    # NN GEMM: faster than NT
-            dw = (s.cols @ dyg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)
-        db = dyg.sum(axis=2).reshape(-1) if s.has_bias else None
-        dx = None
-        if _needs_grad(self, 0):
-            dcols = outer_or_gemm(w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1), dyg)  # (G, C/G*K, N*P)
-            dx = cols_to_image(xp, dcols, n, w.shape[1] * g, s.padded_shape[2:], out_shape, w.shape[2:],
-                               self.stride, self.dilation)
-            dx = crop(dx, self.padding)
+        g, w, kernel, n = self.groups, s.w, s.w.shape[2:], dy.shape[0]
+        args = (s.out_shape, kernel, self.stride, self.dilation)
+        dyg = dy.reshape(n, g, w.shape[0] // g, -1)                                 # (N, G, O/G, P), a view
+        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, O/G, C/G*K)
+        db = dyg.sum(axis=(0, 3)).reshape(-1) if s.has_bias else None
+        dw = xp.zeros(wg.shape, dtype=dy.dtype) if _needs_grad(self, 1) else None
+        dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if _needs_grad(self, 0) else None  # (N, C, *padded S)
+        xpad = pad(xp, s.x, self.padding) if dw is not None else None
+        for chunk in batch_chunks(n, w.shape[1] * g * math.prod(kernel) * dyg.shape[-1] * dy.itemsize):
+            if dw is not None:
+                cols = im2col(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
+                dw += (dyg[chunk] @ cols.transpose(0, 1, 3, 2)).sum(axis=0)       # (G, O/G, C/G*K)
+            if dx is not None:
+                dcols = outer_or_gemm(wg.transpose(0, 2, 1), dyg[chunk])            # (n, G, C/G*K, P)
+                col2im_add(dcols, dx[chunk], *args)
+        dw = None if dw is None else dw.reshape(w.shape)
+        dx = None if dx is None else crop(dx, self.padding)
         return dx, dw, db
 
 
@@ -193,10 +202,11 @@ class ConvTranspose(Op):
         n, spatial, kernel, g = x.shape[0], x.shape[2:], w.shape[2:], self.groups
         full = tuple((s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
                      zip(spatial, self.stride, self.dilation, kernel, self.output_padding))
-        xg = to_channels_first(xp, x, g)                                            # (G, C/G, N*P)
-        cols = outer_or_gemm(w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1), xg)   # (G, O/G*K, N*P)
-        y = cols_to_image(xp, cols, n, w.shape[1] * g, full, spatial, kernel, self.stride, self.dilation)
-        y = crop(y, self.padding)
+        xg = x.reshape(n, g, x.shape[1] // g, -1)                                   # (N, G, C/G, P), a view
+        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, C/G, O/G*K)
+        cols = outer_or_gemm(wg.transpose(0, 2, 1), xg)                             # (N, G, O/G*K, P)
+        y = xp.zeros((n, w.shape[1] * g) + full, dtype=cols.dtype)
+        y = crop(col2im_add(cols, y, spatial, kernel, self.stride, self.dilation), self.padding)
         if b is not None:
             y = y + b.reshape((-1,) + (1,) * len(kernel))
         self.save(xg=xg, w=w, spatial=spatial, unbatched=unbatched, has_bias=b is not None)
@@ -208,14 +218,14 @@ class ConvTranspose(Op):
             dy = dy[None]
         g, w, nd = self.groups, s.w, len(self.stride)
         dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
-        dw = None
+        dw = None                                                                   # dcols: (N, G, O/G*K, P)
         if _needs_grad(self, 1):
-            dw = (dcols @ s.xg.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(w.shape)  # (G, C/G, O/G*K)
+            dw = (s.xg @ dcols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)  # (G, C/G, O/G*K)
         db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
-            dxg = w.reshape(g, w.shape[0] // g, -1) @ dcols                         # (G, C/G, N*P)
-            dx = from_channels_first(xp, dxg, w.shape[0], s.spatial)
+            dxg = w.reshape(g, w.shape[0] // g, -1) @ dcols                         # (N, G, C/G, P)
+            dx = dxg.reshape((dy.shape[0], w.shape[0]) + tuple(s.spatial))
             if s.unbatched:
                 dx = dx[0]
         return dx, dw, db
