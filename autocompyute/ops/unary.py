@@ -142,7 +142,9 @@ class Gelu(Op):
             t = xp.tanh(inner)
             self.save(t=t)
             return 0.5 * x * (1 + t)
-        cdf = 0.5 * (1 + backends.erf(xp, x * (1 / math.sqrt(2))))
+        cdf = backends.erf(xp, x * (1 / math.sqrt(2)))                     # Phi(x) = (1 + erf(x / sqrt 2)) / 2
+        cdf += 1
+        cdf *= 0.5
         self.save(cdf=cdf)
         return x * cdf
 
@@ -152,8 +154,14 @@ class Gelu(Op):
             t = self.saved.t
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
             return (dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
-        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        return (dy * (self.saved.cdf + x * pdf),)
+        g = xp.square(x, out=xp.empty_like(x))                              # dy * (Phi(x) + x * phi(x)), in place
+        g *= -0.5
+        xp.exp(g, out=g)
+        g *= x
+        g *= 1 / math.sqrt(2 * math.pi)
+        g += self.saved.cdf
+        g *= dy
+        return (g,)
 
 
 class Silu(Op):
