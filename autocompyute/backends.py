@@ -107,7 +107,7 @@ _erf_exact = np.frompyfunc(math.erf, 1, 1)
 
 
 def erf(xp, x):
-    """The error function. float64 is exact; float32 uses a rational approximation (abs. error < 1e-6 after float32 rounding)."""
+    """The error function. float64 is exact; float32 a rational approximation (abs. error < 1e-6 after rounding)."""
     if xp is not np:
         import cupyx.scipy.special
         return cupyx.scipy.special.erf(x)
