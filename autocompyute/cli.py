@@ -15,7 +15,8 @@ SUBCOMMANDS = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="autocompyute", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="autocompyute", description="Train, export, check, import and fine-tune "
+                                     "models: autocompyute and ONNX, both ways.")
     sub = parser.add_subparsers(dest="command", required=True)
     argv = sys.argv[1:] if argv is None else argv
     chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
