@@ -1,4 +1,4 @@
-"""An LSTM sequence model, in one of two modes.
+"""An LSTM sequence model, in one of two modes (model_zoo/gru.py is the same model with a GRU).
 
 - features (vocab_size = 0, the default, the benchmark's): (B, T, input_size) -> LSTM -> the last step's hidden
   state -> Linear -> (B, num_classes), a sequence classifier;
@@ -27,12 +27,14 @@ class Config:
 CHARS = Config(input_size=64, hidden_size=128, seq_len=64, vocab_size=256)
 
 
-class LSTMModel(nn.Module):
-    def __init__(self, config):
+class SequenceModel(nn.Module):
+    """The model of both modes around a recurrent layer class (nn.LSTM or nn.GRU)."""
+
+    def __init__(self, config, rnn=nn.LSTM):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.input_size) if config.vocab_size else None
-        self.rnn = nn.LSTM(config.input_size, config.hidden_size, config.num_layers, batch_first=True,
+        self.rnn = rnn(config.input_size, config.hidden_size, config.num_layers, batch_first=True,
                            dropout=config.dropout if config.num_layers > 1 else 0.0)
         self.head = nn.Linear(config.hidden_size, config.vocab_size or config.num_classes)
 
@@ -45,7 +47,7 @@ class LSTMModel(nn.Module):
 
 
 def build(config=None):
-    return LSTMModel(config or Config())
+    return SequenceModel(config or Config(), nn.LSTM)
 
 
 def example_inputs(config=None, batch=32, seed=0):
