@@ -58,11 +58,17 @@ def _fused(kind, layer, seq, w, r, b, direction, layout, states):
                            *biases, reverse=reverse)
         ys.append(out)                                              # (T, B, H)
         finals.append(last)
+    return _outputs(ys, finals, layout)
+
+
+def _outputs(ys, finals, layout):
+    """ONNX's outputs from each direction's Y (T, B, H) and final states (B, H): Y (T, D, B, H) and the final
+    states (D, B, H), or (B, T, D, H) and (B, D, H) with layout 1."""
     if len(ys) == 1:  # views, no copies
         y, final = ys[0].unsqueeze(1), [f.unsqueeze(0) for f in finals[0]]
     else:
         y = F.stack(ys, 1)                                          # (T, D, B, H)
-        final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
+        final = [F.stack([f[k] for f in finals], 0) for k in range(len(finals[0]))]
     if layout:
         y = F.permute(y, (2, 0, 1, 3))
         final = [F.permute(f, (1, 0, 2)) for f in final]
@@ -82,12 +88,7 @@ def _run(seq, direction, layout, step, states):
             outs.append(state[0])
         ys.append(F.stack(outs[::-1] if reverse else outs, 0))     # (T, B, H)
         finals.append(state)
-    y = F.stack(ys, 1)                                              # (T, D, B, H)
-    final = [F.stack([f[k] for f in finals], 0) for k in range(len(states))]
-    if layout:
-        y = F.permute(y, (2, 0, 1, 3))
-        final = [F.permute(f, (1, 0, 2)) for f in final]
-    return (y, *final)
+    return _outputs(ys, finals, layout)
 
 
 @import_rule("LSTM", since=7)
