@@ -25,7 +25,7 @@ def _gate_major(xp, w, gates, scale=None):
     return xp.ascontiguousarray(wg if scale is None else wg * scale[:, None, None])
 
 
-def _project(xp, x, w_ih_g, bias=None):
+def _project(x, w_ih_g, bias=None):
     """All time steps' input contributions at once: x (T, B, I), w_ih_g (G, I, H) -> (G, T, B, H)."""
     t, b, _ = x.shape
     gx = x.reshape(t * b, -1) @ w_ih_g                                      # (G, T*B, H)
@@ -82,7 +82,7 @@ class RNN(Op):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
-        pre = _project(xp, x, _gate_major(xp, w_ih, 1), None if b_ih is None else b_ih + b_hh)[0]   # (T, B, H)
+        pre = _project(x, _gate_major(xp, w_ih, 1), None if b_ih is None else b_ih + b_hh)[0]   # (T, B, H)
         w_hh_t = _gate_major(xp, w_hh, 1)[0]                                  # (H, H)
         h_prev, out = _states(xp, h0, len(x), self.reverse)
         for t in _steps(len(x), self.reverse):
@@ -123,7 +123,7 @@ class LSTM(Op):
         w_ih_g = _gate_major(xp, w_ih, 4)[self.ORDER] * half[:, None, None]   # (4, I, H)
         w_hh_g = _gate_major(xp, w_hh, 4)[self.ORDER] * half[:, None, None]   # (4, H, H)
         bias = None if b_ih is None else (b_ih + b_hh).reshape(4, H)[self.ORDER] * half[:, None]
-        acts = _project(xp, x, w_ih_g, bias)                                  # (4, T, B, H), activated in place
+        acts = _project(x, w_ih_g, bias)                                  # (4, T, B, H), activated in place
         h_prev, out = _states(xp, h0, T, self.reverse)                        # (T, B, H) views of one buffer
         c_prev, cs = _states(xp, c0, T, self.reverse)
         tanh_c, hw, ig = xp.empty((T, B, H), x.dtype), xp.empty((4, B, H), x.dtype), xp.empty((B, H), x.dtype)
@@ -181,7 +181,7 @@ class GRU(Op):
         xp = self.xp
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
         half = _halves(xp, 3, 2, w_hh.dtype)                                 # r, z via tanh(z / 2)
-        gx = _project(xp, x, _gate_major(xp, w_ih, 3, half), None if b_ih is None else b_ih * half.repeat(H))
+        gx = _project(x, _gate_major(xp, w_ih, 3, half), None if b_ih is None else b_ih * half.repeat(H))
         w_hh_g = _gate_major(xp, w_hh, 3, half)                              # (3, H, H)
         b_hh = None if b_hh is None else b_hh.reshape(3, 1, H) * half[:, None, None]
         gh = xp.empty(gx.shape, x.dtype)                                     # W_hh h + b_hh (r, z halved)
@@ -199,7 +199,7 @@ class GRU(Op):
             r_z += 0.5
             r, z = r_z
             n_t = n[t]
-            n_t += xp.multiply(r, hw[2], out=out[t])
+            n_t += xp.multiply(r, hw[2], out=out[t])                       # out[t] as scratch here
             xp.tanh(n_t, out=n_t)
             h_new = xp.subtract(h_prev[t], n_t, out=out[t])                  # h = n + z * (h - n)
             h_new *= z
