@@ -133,6 +133,10 @@ _NOT_YET = {
 }
 for _reason, _pattern in _NOT_YET.items():  # the *_expanded cases (the op as a function body) pass
     EXCLUDE["^(?!.*_expanded)" + _pattern[1:]] = f"not implemented yet: {_reason}"
+# Ill-conditioned: the light squeezenet's logits are ~7e9 and the reference softmax is exactly uniform; rounding
+# differences of 1e-7 relative in the logits (they match onnxruntime's within 2e-7) flip our softmax between
+# uniform and one-hot depending on BLAS summation order (it passes with 2 BLAS threads, fails with 1).
+EXCLUDE[r"^test_squeezenet_cpu"] = "ill-conditioned reference output (see the comment above)"
 
 # outside the subset: element types numpy has no dtype for
 EXCLUDE[r"^test_cast(like)?_(no_saturate_|e8m0_)?FLOAT(16)?_to_(FLOAT8|FLOAT4|INT4|INT2|UINT4|UINT2|BFLOAT16)"] = (
