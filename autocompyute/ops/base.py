@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import autograd, backends
 from ..dtypes import default_float
+from ..errors import DeviceError
 
 
 class Saved(dict):
@@ -49,7 +50,7 @@ class Op:
     def apply(cls, *inputs, **attrs):
         from ..tensor import Tensor
 
-        tensors = _as_tensors(inputs)
+        tensors = _as_tensors(inputs, cls.__name__)
         xp = tensors[0].xp
         op = cls(xp, **attrs)
         out = op.forward(*(t.data for t in tensors))
@@ -71,23 +72,33 @@ class Op:
         return results[0] if len(results) == 1 and not isinstance(out, tuple) else results
 
 
-def _as_tensors(inputs):
-    """Tensors stay; Python scalars take the dtype of the first tensor (floats promote integer tensors)."""
+def _as_tensors(inputs, op_name):
+    """Tensors stay; Python scalars take the dtype of the first tensor (floats promote integer tensors).
+
+    All tensors must live on one device; as in PyTorch, a 0-d tensor follows the others (through ToDevice, so
+    its gradient flows back). Anything else on another device is a DeviceError naming the op.
+    """
     from ..tensor import Tensor
 
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     first = next((t for t in tensors if t.dtype.kind != "b"), tensors[0] if tensors else None)
     if first is None:
         return tuple(Tensor(x) for x in inputs)
+    home = next((t for t in tensors if t.ndim), first)
     out = []
     for x in inputs:
         if isinstance(x, Tensor):
+            if type(x.data) is not type(home.data):
+                if x.ndim:
+                    raise DeviceError(f"{op_name}: inputs on different devices ({home.device} and {x.device}); "
+                                      "move them with .to(device) first")
+                x = x.to(home.device)
             out.append(x)
         elif isinstance(x, (bool, int, float)):
             dtype = first.dtype
             if isinstance(x, float) and dtype.kind != "f":
                 dtype = default_float
-            out.append(Tensor(first.xp.asarray(x, dtype=dtype)))
+            out.append(Tensor(home.xp.asarray(x, dtype=dtype)))
         else:
-            out.append(Tensor(first.xp.asarray(x)))
+            out.append(Tensor(backends.to_device(x, home.device) if hasattr(x, "dtype") else home.xp.asarray(x)))
     return tuple(out)
