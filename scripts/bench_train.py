@@ -19,7 +19,9 @@ Memory: in a separate run of 4 steps, the peak resident set size minus the resid
 step (model, inputs and imports loaded; the peak is reset through /proc/self/clear_refs), so it counts
 activations, gradients, optimizer state and workspace in both frameworks. These runs fix glibc's mmap threshold
 at 64 KiB (MALLOC_MMAP_THRESHOLD_) so that freed arrays go back to the system at once: the peak is then the
-memory in use, not what the allocator keeps cached (with the default, RSS creeps up step after step).
+memory in use, not what the allocator keeps cached (with the default, RSS creeps up step after step); the
+engine's own allocator tuning (autocompyute.backends.tune_allocator, which keeps freed memory for reuse) is off in
+these runs for the same reason.
 Targets (autocompyute / PyTorch time): MLP <= 1.0, CNN <= 1.5, GPT <= 1.5, LSTM <= 2.0; memory below PyTorch's.
 """
 import argparse
@@ -199,6 +201,7 @@ def measure(name, framework, mode, args):
         env[var] = str(args.threads)
     if mode == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+        env["AUTOCOMPYUTE_MALLOC_TUNING"] = "0"  # the engine's own tuning would override the threshold
     elif args.malloc_tuned:
         env.update(MALLOC_TUNED)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, framework, mode, "--steps", str(args.steps),
