@@ -6,35 +6,20 @@ and need no torch; run this script (with torch installed) only to regenerate it.
 """
 import pathlib
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from carry_over import carry_over_model  # noqa: E402  (the network shared with the tests)
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch_ref" / "nn.npz"
 
 
 def t64(a, grad=False):
     return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=grad)
-
-
-def carry_over_model(nn):
-    """The same small network in torch.nn or autocompyute.nn (both have these names and layouts)."""
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = nn.Embedding(10, 8, padding_idx=0)
-            self.norm = nn.LayerNorm(8)
-            self.fc = nn.Linear(8, 6)
-            self.bn = nn.BatchNorm1d(6)
-            self.gn = nn.GroupNorm(2, 6)
-            self.head = nn.Sequential(nn.GELU(), nn.Linear(6, 3, bias=False))
-
-        def forward(self, tokens):
-            h = self.fc(self.norm(self.emb(tokens)))            # (B, T, 6)
-            h = self.gn(self.bn(h.transpose(1, 2)))             # (B, 6, T)
-            return self.head(h.transpose(1, 2))                 # (B, T, 3)
-
-    return Net()
 
 
 def main():

@@ -9,6 +9,7 @@ import autocompyute as ac
 import autocompyute.nn.functional as F
 from autocompyute import nn, optim
 from autocompyute.optim import lr_scheduler as sched
+from carry_over import carry_over_model
 
 REFS = np.load(pathlib.Path(__file__).parent / "fixtures" / "torch_ref" / "nn.npz")
 
@@ -104,25 +105,8 @@ def test_schedule_against_torch(name):
 
 
 
-class _Net(nn.Module):
-    """The network of scripts/make_torch_refs_nn.py's carry_over_model, written here again."""
-    def __init__(self):
-        super().__init__()
-        self.emb = nn.Embedding(10, 8, padding_idx=0)
-        self.norm = nn.LayerNorm(8)
-        self.fc = nn.Linear(8, 6)
-        self.bn = nn.BatchNorm1d(6)
-        self.gn = nn.GroupNorm(2, 6)
-        self.head = nn.Sequential(nn.GELU(), nn.Linear(6, 3, bias=False))
-
-    def forward(self, tokens):
-        h = self.fc(self.norm(self.emb(tokens)))            # (B, T, 6)
-        h = self.gn(self.bn(h.transpose(1, 2)))             # (B, 6, T)
-        return self.head(h.transpose(1, 2))                 # (B, T, 3)
-
-
 def test_a_pytorch_state_dict_loads_strictly_and_gives_pytorchs_output():
-    model = _Net().double()
+    model = carry_over_model(nn).double()
     state = {k[len("carry/sd/"):]: REFS[k] for k in REFS.files if k.startswith("carry/sd/")}
     assert list(state) == list(model.state_dict())                      # same names, same order
     assert model.load_state_dict(state) == ([], [])
