@@ -18,14 +18,16 @@ class ScaledDotProductAttention(Op):
 
     def forward(self, q, k, v, mask=None):
         xp = self.xp
-        scores = (q @ k.swapaxes(-1, -2)) * self.scale                    # (..., L, S)
+        scores = q @ k.swapaxes(-1, -2)                                   # (..., L, S), new: updated in place
+        scores *= self.scale
         if mask is not None:
             scores = scores + mask
         if self.causal:
             L, S = scores.shape[-2:]
-            scores = xp.where(xp.tri(L, S, dtype=bool), scores, -xp.inf)
+            xp.copyto(scores, -xp.inf, where=~xp.tri(L, S, dtype=bool))
         top = scores.max(axis=-1, keepdims=True)
-        p = xp.exp(scores - xp.where(xp.isfinite(top), top, 0))
+        scores -= xp.where(xp.isfinite(top), top, 0)
+        p = xp.exp(scores, out=scores)
         total = p.sum(axis=-1, keepdims=True)
         p /= xp.where(total > 0, total, 1)                                # fully masked rows stay 0
         keep = None

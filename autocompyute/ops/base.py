@@ -22,6 +22,7 @@ class Op:
 
     n_outputs = 1
     differentiable = True  # False for comparisons, argmax and the like: their outputs never need grad
+    needs_grad = True  # set by `apply` before the forward: False when no backward will run (skip saving then)
 
     def __init__(self, xp, **attrs):
         self.xp = xp
@@ -40,7 +41,7 @@ class Op:
     @property
     def attrs(self):
         """The op's attributes, as passed to apply (what an exporter needs)."""
-        skip = {"xp", "saved", "inputs", "outputs", "out_meta"}
+        skip = {"xp", "saved", "inputs", "outputs", "out_meta", "needs_grad"}
         return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def __repr__(self):
@@ -53,8 +54,9 @@ class Op:
         tensors = _as_tensors(inputs, cls.__name__)
         xp = tensors[0].xp
         op = cls(xp, **attrs)
-        out = op.forward(*(t.data for t in tensors))
         needs_grad = cls.differentiable and autograd.grad_enabled() and any(t.requires_grad for t in tensors)
+        op.needs_grad = needs_grad
+        out = op.forward(*(t.data for t in tensors))
         link = needs_grad or autograd.recording()
         if not needs_grad:
             op.saved = Saved() if link else None

@@ -113,9 +113,9 @@ class Sigmoid(Op):
 
 class Relu(Op):
     def forward(self, x):
-        y = self.xp.maximum(x, 0)
-        self.save(mask=x > 0)
-        return y
+        if self.needs_grad:
+            self.save(mask=x > 0)
+        return self.xp.maximum(x, 0)
 
     def backward(self, dy):
         return (dy * self.saved.mask,)
@@ -145,6 +145,9 @@ class Gelu(Op):
         cdf = backends.erf(xp, x * (1 / math.sqrt(2)))                     # Phi(x) = (1 + erf(x / sqrt 2)) / 2
         cdf += 1
         cdf *= 0.5
+        if not self.needs_grad:                                             # no backward: y in Phi's buffer
+            cdf *= x
+            return cdf
         self.save(cdf=cdf)
         return x * cdf
 
