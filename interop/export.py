@@ -120,6 +120,8 @@ class ExportGraph(GraphBuilder):
         self._twins = {}      # id(op) -> the same op in the second trace
         self._batch = None    # (graph input name, axis) that N is read from
         self._shape_cache = {}
+        self._state = {}      # id(tensor) -> name of the model's parameters and buffers
+        self._inputs = ()     # the traced graph inputs
 
     # ---- what rules ask ----
     def dims(self, t):
@@ -212,6 +214,7 @@ class ExportGraph(GraphBuilder):
     # ---- the walk ----
     def write(self, model, arrays, axes, inputs1, outs1, twin, input_names, output_names, info):
         ops1, leaves1 = _linearize(outs1)
+        self._inputs = inputs1
         for t, a in zip(inputs1, arrays):
             self._dims[id(t)] = tuple(a.shape)
         for op in ops1:
@@ -239,7 +242,7 @@ class ExportGraph(GraphBuilder):
             names[id(t)] = name
             info.inputs[name] = a
 
-        state = _state_names(model)
+        state = self._state = _state_names(model)
         for op in ops1:
             for t in op.inputs:
                 k = _key(t)
@@ -290,6 +293,37 @@ class ExportGraph(GraphBuilder):
             self._rename(renames)
             info.values = {renames.get(k, k): v for k, v in info.values.items()}
             info.value_op = {renames.get(k, k): v for k, v in info.value_op.items()}
+        dropped = self._prune_unused(set(state.values()))
+        info.values = {k: v for k, v in info.values.items() if k not in dropped}
+        info.value_op = {k: v for k, v in info.value_op.items() if k not in dropped}
+
+    def is_zero_constant(self, t):
+        """Whether traced Tensor `t` is a constant of zeros (not a graph input, parameter or buffer): rules may
+        leave such an input out where ONNX makes it optional with zeros as the default."""
+        return t.ctx is None and id(t) not in self._state and not any(t is x for x in self._inputs) \
+            and not t.numpy().any()
+
+    def _prune_unused(self, keep):
+        """Drop nodes whose outputs nothing reads (a rule may leave out an input that was already written,
+        like a state of zeros, or ignore an output), then initializers nothing reads except those in `keep`
+        (parameters and buffers). Returns the names of the values dropped."""
+        needed = {o.name for o in self.outputs}
+        kept, dropped = [], set()
+        for node in reversed(self.nodes):
+            if any(n in needed for n in node.output):
+                kept.append(node)
+                needed.update(node.input)
+                needed.update(_names_in_subgraphs(node))
+            else:
+                dropped.update(node.output)
+        self.nodes[:] = kept[::-1]
+        unused = [t for t in self.initializers if t.name not in needed and t.name not in keep]
+        if unused:
+            names = {t.name for t in unused}
+            self.initializers[:] = [t for t in self.initializers if t.name not in names]
+            self._consts = {k: v for k, v in self._consts.items() if v not in names}
+            dropped |= names
+        return dropped
 
     def _leaf(self, t, state, value2):
         """The ONNX name of a leaf Tensor that is not a graph input: a named initializer, a constant, or a
@@ -463,6 +497,17 @@ def _fit(shape1, shape2, n1):
     for d1, d2 in zip(shape1, shape2):
         out.append(d1 if d1 == d2 else BatchDim(d2 - d1, d1 - (d2 - d1) * n1))
     return tuple(out)
+
+
+def _names_in_subgraphs(node):
+    """Every value name a node's subgraphs (If, Loop, Scan bodies) read, at any depth."""
+    names, stack = set(), [node]
+    while stack:
+        for a in stack.pop().attribute:
+            for sub in list(a.g.node if a.HasField("g") else []) + [n for g in a.graphs for n in g.node]:
+                names.update(sub.input)
+                stack.append(sub)
+    return names
 
 
 def _state_names(model):

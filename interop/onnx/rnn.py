@@ -153,35 +153,40 @@ from .registry import export_rule  # noqa: E402
 _GATE_ORDER = {rnn_ops.RNN: [0], rnn_ops.LSTM: [0, 3, 1, 2], rnn_ops.GRU: [1, 0, 2]}
 
 
-def _onnx_gates(g, op, w):
-    """A weight or bias with PyTorch's gate blocks reordered for ONNX and a leading direction axis. Built
-    from the named parameter at run time (onnxruntime folds it once), so the initializer keeps its name."""
+def _onnx_rows(op, hidden, copies=1):
+    """Row indices (1, copies*G*H) that take PyTorch's gate blocks to ONNX's order, each copy (a bias pair
+    side by side) on its own, with the leading direction axis ONNX wants."""
     order = _GATE_ORDER[type(op)]
-    if len(order) > 1:
-        pieces = g.add_node("Split", [w, g.ints([op.out_meta[0][0][-1]] * len(order))], n_outputs=len(order),
-                            axis=0)
-        w = g.add_node("Concat", [pieces[i] for i in order], axis=0)
-    return g.unsqueeze(w, [0])
+    blocks = [np.arange(k * hidden, (k + 1) * hidden) for k in order]
+    return np.concatenate([c * len(order) * hidden + np.concatenate(blocks) for c in range(copies)])[None]
 
 
 @export_rule(rnn_ops.RNN, rnn_ops.LSTM, rnn_ops.GRU)
 def _export_recurrent(g, op, inputs):
+    """One ONNX node per layer and direction. The weights keep their names and PyTorch's layout; one Gather
+    each reorders the gate blocks and adds the direction axis at run time (onnxruntime folds it once)."""
     kind = type(op)
     n_state = 2 if kind is rnn_ops.LSTM else 1
     x, states, (w_ih, w_hh), biases = inputs[0], inputs[1:1 + n_state], inputs[1 + n_state:3 + n_state], \
         inputs[3 + n_state:]
     hidden = op.out_meta[0][0][-1]
+    rows = g.const(_onnx_rows(op, hidden))
     bias = ""
     if biases:
-        bias = g.unsqueeze(g.add_node("Concat", [g.squeeze(_onnx_gates(g, op, b), [0]) for b in biases], axis=0),
-                           [0])
+        bias = g.add_node("Gather", [g.add_node("Concat", list(biases), axis=0), g.const(_onnx_rows(op, hidden, 2))],
+                          axis=0)                                           # (1, 2*G*H)
     attrs = dict(hidden_size=hidden, direction="reverse" if op.reverse else "forward")
     if kind is rnn_ops.RNN:
         attrs["activations"] = ["Tanh" if op.nonlinearity == "tanh" else "Relu"]
     if kind is rnn_ops.GRU:
         attrs["linear_before_reset"] = 1  # PyTorch's form: r * (W_hn h + b_hn)
-    node_inputs = [x, _onnx_gates(g, op, w_ih), _onnx_gates(g, op, w_hh), bias, ""]
-    node_inputs += [g.unsqueeze(s, [0]) for s in states]
+    node_inputs = [x, g.add_node("Gather", [w_ih, rows], axis=0), g.add_node("Gather", [w_hh, rows], axis=0),
+                   bias, ""]                                                # weights (1, G*H, I) and (1, G*H, H)
+    # initial states of zeros are ONNX's default: left out, not built from the batch size
+    node_inputs += ["" if g.is_zero_constant(t) else g.unsqueeze(s, [0])
+                    for t, s in zip(op.inputs[1:1 + n_state], states)]
+    while node_inputs[-1] == "":
+        node_inputs.pop()
     outs = g.add_node(kind.__name__, node_inputs, n_outputs=1 + n_state, **attrs)
     y = g.squeeze(outs[0], [1])                        # (T, 1, B, H) -> (T, B, H)
     return [y] + [g.squeeze(o, [0]) for o in outs[1:]]  # (1, B, H) -> (B, H)
