@@ -29,9 +29,10 @@ def _prepare(x, sequence_lens, clip, layout, what):
 
 
 def _initial(state, seq, layout, n_dir, hidden):
+    """The initial state of each direction (B, H); zeros when the node leaves it out."""
     if state is None:
-        return const(np.zeros((n_dir, seq.shape[1], hidden), seq.dtype), seq)
-    return F.permute(state, (1, 0, 2)) if layout else state   # (D, B, H)
+        return [const(np.zeros((seq.shape[1], hidden), seq.dtype), seq)] * n_dir
+    return [state[:, d] if layout else state[d] for d in range(n_dir)]   # from (B, D, H) or (D, B, H)
 
 
 # ---- the fused path: the engine's recurrent Ops (one per direction, hand-written backward) ----
@@ -39,23 +40,21 @@ def _initial(state, seq, layout, n_dir, hidden):
 _ENGINE_GATES = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2]}
 
 
-def _engine_gates(kind, w):
-    """A weight (G*H, ...) or bias (G*H,) with ONNX's gate blocks in the engine's order."""
-    blocks = F.split(w, w.shape[0] // len(_ENGINE_GATES[kind]), 0)
-    return F.cat([blocks[i] for i in _ENGINE_GATES[kind]], 0)
+def _engine_rows(kind, hidden):
+    """Row indices that take a weight's (G*H, ...) ONNX gate blocks to the engine's order."""
+    return np.concatenate([np.arange(k * hidden, (k + 1) * hidden) for k in _ENGINE_GATES[kind]])
 
 
 def _fused(kind, layer, seq, w, r, b, direction, layout, states):
     """Run `layer` (rnn_ops.lstm_layer or gru_layer) per direction on seq (T, B, I); same outputs as `_run`."""
     reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    gh = r.shape[1]
+    rows = _engine_rows(kind, gh // len(_ENGINE_GATES[kind]))
     ys, finals = [], []
     for d, reverse in enumerate(reverses):
-        biases = ()
-        if b is not None:
-            b_ih, b_hh = F.split(b[d], b.shape[1] // 2, 0)
-            biases = (_engine_gates(kind, b_ih), _engine_gates(kind, b_hh))
-        out, *last = layer(seq, *(s[d] for s in states), _engine_gates(kind, w[d]), _engine_gates(kind, r[d]),
-                           *biases, reverse=reverse)
+        # one gather each picks the direction and reorders the gates: (G*H, I), (G*H, H), (G*H,) twice
+        biases = () if b is None else (b[d, rows], b[d, gh + rows])
+        out, *last = layer(seq, *(s[d] for s in states), w[d, rows], r[d, rows], *biases, reverse=reverse)
         ys.append(out)                                              # (T, B, H)
         finals.append(last)
     return _outputs(ys, finals, layout)
