@@ -333,6 +333,31 @@ def test_lstm_symbolic_batch():
     _check_batches(_Seq(), tuple(make(2)), make)
 
 
+class _SeqWithState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(6, 8, batch_first=True)
+
+    def forward(self, x, h, c):  # (B, T, 6), (1, B, 8) twice -> (B, T, 8)
+        return self.lstm(x, (h, c))[0]
+
+
+def test_rnn_zero_initial_states_are_left_out():
+    """Zeros are ONNX's default initial state: the LSTM node leaves them out instead of building them from the
+    batch size, and no node is left whose outputs nothing reads. Given states stay inputs of the node."""
+    x = np.random.default_rng(0).standard_normal((2, 5, 6)).astype(np.float32)
+    graph = export_onnx(_Seq(), x).graph
+    assert not {"Shape", "ConstantOfShape"} & {n.op_type for n in graph.node}
+    assert [len(n.input) for n in graph.node if n.op_type == "LSTM"] == [4, 4]   # x, W, R, B
+    read = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    assert all(any(o in read for o in n.output) for n in graph.node)
+    h, c = np.random.default_rng(1).standard_normal((2, 1, 2, 8)).astype(np.float32)
+    model = _SeqWithState()
+    proto = export_onnx(model, (x, h, c), dynamic_batch=False)  # the states batch on axis 1
+    assert [len(n.input) for n in proto.graph.node if n.op_type == "LSTM"] == [7]
+    assert_matches(run_ort(proto, [x, h, c]), [model(ac.tensor(x), ac.tensor(h), ac.tensor(c))])
+
+
 class _TinyGPT(nn.Module):
     """Embedding, LayerNorm, causal single-head attention from matmuls, GELU MLP, tied to reshapes."""
 
