@@ -257,8 +257,9 @@ def _check_pool(name, x, kernel, padding):
 class MaxPool(Op):
     """Max over sliding windows. Attributes: kernel_size, stride, padding, dilation, ceil_mode (per spatial dim),
     return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them).
-    The forward is a running maximum over the kernel offsets, one strided view of the padded input each; which
-    offset won (the first one at ties) is found again in the backward, so the forward keeps no index array."""
+    The forward is a running maximum over the kernel offsets, one spatial dim at a time (one strided view per
+    offset along that dim); which offset won (the first one at ties) is found again in the backward over the
+    window's views, so the forward keeps no index array."""
 
     def forward(self, x):
         xp, nd = self.xp, len(self.kernel_size)
@@ -267,10 +268,15 @@ class MaxPool(Op):
                                         self.ceil_mode)
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = pad(xp, x, pads, low)
+        y = xpad
+        for i, (k, st, d, o) in enumerate(zip(self.kernel_size, self.stride, self.dilation, out_shape)):
+            # one spatial dim at a time: a window's max is the max along dim i of the maxima along the dims before
+            lead = (slice(None),) * (y.ndim - nd + i)
+            rows = [y[lead + (slice(j * d, j * d + st * (o - 1) + 1, st),)] for j in range(k)]
+            y = rows[0].copy() if k == 1 else xp.maximum(rows[0], rows[1])  # NaN propagates, as in PyTorch
+            for row in rows[2:]:
+                xp.maximum(y, row, out=y)                                   # (..., *O[:i+1], *S[i+1:])
         slices = list(kernel_slices(out_shape, self.kernel_size, self.stride, self.dilation))
-        y = xpad[slices[0]].copy()                                          # (..., *O)
-        for target in slices[1:]:
-            xp.maximum(y, xpad[target], out=y)                              # NaN propagates, as in PyTorch
         self.save(xpad=xpad, y=y, slices=slices, pads=pads)
         if not self.return_indices:
             return y
