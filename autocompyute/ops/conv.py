@@ -82,6 +82,30 @@ def im2col(xp, x, groups, out_shape, kernel, stride, dilation):
     return cols.reshape(n, groups, -1, math.prod(out_shape))
 
 
+def im2col_grid(xp, x, groups, out_shape, kernel, dilation):
+    """`im2col` for stride 1 on x's own row-major grid: x (N, C, *S), already padded -> (N, G, C/G*K, L). Row
+    (c, k) is one contiguous run of the flattened x[n, c] from kernel offset k on, so the copy moves long runs
+    (im2col's are out_shape[-1] long); column j is flat grid position j, and the GEMM also computes the positions
+    past out_shape in the trailing dims (windows that wrap into the next row), which `grid_gemm` drops."""
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    flat = x.reshape(n, c, -1)                                                 # (N, C, prod S)
+    grid = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]          # element strides of the grid
+    length = sum((o - 1) * g for o, g in zip(out_shape, grid)) + 1
+    step = flat.strides[2]
+    cols = backends.as_strided(xp, flat, (n, c) + tuple(kernel) + (length,),
+                               flat.strides[:2] + tuple(d * g * step for d, g in zip(dilation, grid)) + (step,))
+    return xp.ascontiguousarray(cols).reshape(n, groups, -1, length)          # (N, G, C/G*K, L)
+
+
+def grid_gemm(xp, wg, cols, spatial, out):
+    """wg (G, O/G, C/G*K) @ cols from `im2col_grid` into out (n, G, O/G, *out_shape): the GEMM fills whole grid
+    rows (n, G, O/G, out_shape[0], *spatial[1:]), of which the first out_shape positions per dim are kept."""
+    out_shape = out.shape[3:]
+    rows = xp.empty(out.shape[:4] + tuple(spatial[1:]), dtype=out.dtype)
+    xp.matmul(wg, cols, out=rows.reshape(rows.shape[:3] + (-1,))[..., :cols.shape[-1]])
+    out[...] = rows[(...,) + tuple(slice(o) for o in out_shape[1:])]
+
+
 def col2im_add(cols, image, out_shape, kernel, stride, dilation):
     """The adjoint of `im2col`: add cols (N, G, C/G*K, P) into image (N, C, *S), the padded input's shape, in
     place: one strided slice per kernel offset (a loop over offsets, never over elements)."""
@@ -141,9 +165,16 @@ class Conv(Op):
                           zip(xpad.shape[2:], kernel, self.stride, self.dilation))
         wg = w.reshape(g, o // g, -1)                                               # (G, O/G, C/G*K)
         y = xp.empty((n, g, o // g, math.prod(out_shape)), dtype=xp.result_type(x.dtype, w.dtype))
+        # stride 1 with more weights per output than outputs per position: the grid layout's longer copy runs
+        # save more than its GEMM's extra (wrapped) positions and the final crop cost
+        on_grid = all(st == 1 for st in self.stride) and wg.shape[2] >= wg.shape[1]
         for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * y.shape[-1] * x.itemsize):
-            cols = im2col(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (n, G, C/G*K, P)
-            xp.matmul(wg, cols, out=y[chunk])                                       # (n, G, O/G, P)
+            if on_grid:
+                cols = im2col_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (n, G, C/G*K, L)
+                grid_gemm(xp, wg, cols, xpad.shape[2:], y[chunk].reshape(-1, g, o // g, *out_shape))
+            else:
+                cols = im2col(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (n, G, C/G*K, P)
+                xp.matmul(wg, cols, out=y[chunk])                                   # (n, G, O/G, P)
             if b is not None:
                 y[chunk] += b.reshape(g, -1, 1)
         # the input, not its unrolled windows: the backward unrolls it again, chunk by chunk
