@@ -6,8 +6,10 @@ P = output positions, K = kernel positions) and multiplies it by the weight in o
 already in (N, O, P) order. It goes through the batch in chunks of about CHUNK_BYTES of unrolled windows, and keeps
 its input rather than the windows for the backward, which unrolls each chunk again: the full unrolled matrix never
 exists. The input gradient is a GEMM and the reverse scatter (a loop over the K kernel offsets, each adding one
-strided slice in place). A 1x1 convolution with stride 1 skips both copies. A transposed convolution is the same
-pair of helpers used the other way round. Pooling loops over the kernel offsets the same way, each step one
+strided slice in place). With stride 1 (and C/groups*K >= O/groups) the forward copies along the padded input's
+own flat grid instead, in long runs, and crops the few positions whose windows wrap into the next row after the
+GEMM. A 1x1 convolution with stride 1 skips both copies. A transposed convolution is the same pair of helpers
+used the other way round. Pooling loops over the kernel offsets the same way, each step one
 elementwise op on a strided view.
 """
 import itertools
@@ -102,7 +104,7 @@ def grid_gemm(xp, wg, cols, spatial, out):
     rows (n, G, O/G, out_shape[0], *spatial[1:]), of which the first out_shape positions per dim are kept."""
     out_shape = out.shape[3:]
     rows = xp.empty(out.shape[:4] + tuple(spatial[1:]), dtype=out.dtype)
-    xp.matmul(wg, cols, out=rows.reshape(rows.shape[:3] + (-1,))[..., :cols.shape[-1]])
+    rows.reshape(rows.shape[:3] + (-1,))[..., :cols.shape[-1]] = wg @ cols   # (n, G, O/G, L); the rest unused
     out[...] = rows[(...,) + tuple(slice(o) for o in out_shape[1:])]
 
 
