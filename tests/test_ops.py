@@ -85,3 +85,17 @@ def test_every_op_has_a_case():
     missing = [op.__name__ for op in all_ops() if op not in tested]
     assert not missing_grad, f"Ops without a gradient case: {missing_grad}"
     assert not missing, f"Ops without any case: {missing}"
+
+
+@pytest.mark.parametrize("case", with_ref, ids=[c.name for c in with_ref])
+def test_forward_without_grad_equals_forward_with_grad(case):
+    """Ops skip work they only need for backward when no gradient is wanted: the values must not change."""
+    arrays = case.arrays()
+
+    def run(grad):
+        tensors = [ac.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
+        with ac.enable_grad() if grad else ac.no_grad():
+            return [o.numpy() for o in _as_list(case.fn(*tensors))]
+
+    for with_grad, without in zip(run(True), run(False)):
+        np.testing.assert_array_equal(without, with_grad)
