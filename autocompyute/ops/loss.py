@@ -1,6 +1,7 @@
 """Fused losses with hand-written backward passes and PyTorch's semantics (reductions "none", "mean", "sum")."""
 from ..errors import DTypeError, shape_error
 from .base import Op
+from .unary import _sigmoid
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -230,8 +231,7 @@ class BinaryCrossEntropyWithLogits(Op):
         g = _grad_of_reduction(xp, dy, s.shape, self.reduction)
         if s.weight is not None:
             g = g * s.weight
-        e = xp.exp(-xp.abs(s.x))
-        sigmoid_neg = xp.where(s.x >= 0, e / (1 + e), 1 / (1 + e))           # sigmoid(-x)
+        sigmoid_neg = _sigmoid(xp, -s.x)
         dx = g * ((1 - s.t) - s.log_weight * sigmoid_neg)
         dt = g * (-s.x + (0 if s.pos_weight is None else (s.pos_weight - 1) * s.softplus_neg))
         return (dx, dt) + (None,) * (self.has_weight + self.has_pos_weight)
