@@ -9,6 +9,10 @@ class ShapeError(AutoCompyuteError, ValueError):
     """Shapes that an op cannot combine. The message names the op and the shapes."""
 
 
+class IndexOutOfRangeError(AutoCompyuteError, IndexError):
+    """An index or class label outside the dimension it indexes. The message names the op and the bound."""
+
+
 class DTypeError(AutoCompyuteError, TypeError):
     """A dtype an op does not accept (for example a gradient for an integer tensor)."""
 
@@ -19,6 +23,19 @@ class DeviceError(AutoCompyuteError, RuntimeError):
 
 class GraphError(AutoCompyuteError, RuntimeError):
     """Misuse of the autograd graph: backward through a freed graph, or from a non-scalar without a gradient."""
+
+
+def check_indices(xp, op, indices, size, what="index", allow=None):
+    """Raise IndexOutOfRangeError unless every entry of the integer array `indices` is in [0, size); entries equal
+    to `allow` (an ignore_index) are skipped."""
+    if indices.size == 0:
+        return
+    bad = (indices < 0) | (indices >= size)
+    if allow is not None:
+        bad &= indices != allow
+    if bool(bad.any()):
+        first = indices[bad].reshape(-1)[0].item()
+        raise IndexOutOfRangeError(f"{op}: {what} {first} is out of range for size {size}")
 
 
 def shape_error(op, *shapes, why="incompatible shapes"):

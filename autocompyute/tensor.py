@@ -26,6 +26,8 @@ class Tensor:
         if device is not None:
             data = backends.to_device(data, device) if hasattr(data, "dtype") else data
         data = xp.asarray(data, dtype=dtype)
+        if data.dtype.kind in "OSUMm":  # objects, strings, dates: nothing an op can compute on
+            raise DTypeError(f"tensors hold numbers, not {data.dtype} values")
         self.data = data
         self.grad = None
         self.ctx = None

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 import autocompyute as ac
+import autocompyute.nn.functional as F
+from autocompyute import nn
 
 
 def _grad(fn, value, dtype=np.float64):
@@ -194,3 +196,23 @@ def test_more_shape_errors(fn, words):
         fn()
     for w in words:
         assert w in str(info.value)
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: F.cross_entropy(ac.randn(4, 5), ac.tensor([0, 1, 7, 2])), ac.errors.IndexOutOfRangeError,
+     "target class 7"),
+    (lambda: F.nll_loss(ac.randn(4, 5), ac.tensor([0, -2, 1, 2])), ac.errors.IndexOutOfRangeError, "target class -2"),
+    (lambda: F.embedding(ac.tensor([1, 9]), ac.randn(5, 2)), ac.errors.IndexOutOfRangeError, "embedding"),
+    (lambda: ac.randn(2, 3).gather(1, ac.tensor([[0, 5, 1], [0, 0, 0]])), ac.errors.IndexOutOfRangeError, "gather"),
+    (lambda: F.max_pool2d(ac.randn(1, 1, 2, 2), 3), ac.ShapeError, "smaller than the window"),
+    (lambda: ac.tensor(["a", "b"]), ac.DTypeError, "not <U1"),
+    (lambda: nn.MultiheadAttention(8, 3), ac.ShapeError, "not divisible"),
+])
+def test_bad_input_gets_a_typed_error_naming_the_fault(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_ignore_index_may_lie_outside_the_classes():
+    loss = F.cross_entropy(ac.randn(3, 4), ac.tensor([0, -100, 3]))
+    assert np.isfinite(loss.item())

@@ -279,12 +279,16 @@ def pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode):
     return tuple(out_shape), tuple(pads)
 
 
-def _check_pool(name, x, kernel, padding):
+def _check_pool(name, x, kernel, padding, dilation=None):
     nd = len(kernel)
     if x.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"{name}: expected a {nd + 1}-D or {nd + 2}-D input, got shape {tuple(x.shape)}")
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ShapeError(f"{name}: padding {padding} must be at most half of kernel_size {kernel}")
+    dilation = dilation or (1,) * nd
+    if any(s + 2 * p < d * (k - 1) + 1 for s, k, p, d in zip(x.shape[-nd:], kernel, padding, dilation)):
+        raise ShapeError(f"{name}: input {tuple(x.shape)} (padding {padding}) is smaller than the window "
+                         f"(kernel_size {kernel}, dilation {dilation})")
 
 
 class MaxPool(Op):
@@ -530,7 +534,7 @@ def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=F
     kernel = _tuple(kernel_size, nd, "kernel_size")
     stride = kernel if stride is None or stride == () else _tuple(stride, nd, "stride")
     padding, dilation = _tuple(padding, nd, "padding"), _tuple(dilation, nd, "dilation")
-    _check_pool(f"max_pool{nd}d", input, kernel, padding)
+    _check_pool(f"max_pool{nd}d", input, kernel, padding, dilation)
     out = MaxPool.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                         ceil_mode=bool(ceil_mode), return_indices=bool(return_indices))
     if return_indices:

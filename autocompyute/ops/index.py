@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backends
-from ..errors import ShapeError, shape_error
+from ..errors import ShapeError, check_indices, shape_error
 from .base import Op
 
 
@@ -113,6 +113,7 @@ def _check_index(op, x, dim, index, src=None):
     if too_big:
         shapes = (x.shape, index.shape) if src is None else (x.shape, index.shape, src.shape)
         raise shape_error(op, *shapes, why="index does not fit")
+    check_indices(x.xp, op, index.data, x.shape[axis], what=f"index along dim {axis}")
     return index, axis
 
 

@@ -1,6 +1,6 @@
 """Fused affine layers: `Linear` (y = x @ W.T + b) and `Embedding` (a row gather)."""
 from .. import backends
-from ..errors import DTypeError, shape_error
+from ..errors import DTypeError, check_indices, shape_error
 from .base import Op
 
 
@@ -68,8 +68,7 @@ def embedding(indices, weight, padding_idx=None):
     if weight.ndim != 2:
         raise shape_error("embedding", weight.shape, why="weight must be 2-D (num_embeddings, dim)")
     n = weight.shape[0]
-    if indices.numel() and (int(indices.data.min()) < 0 or int(indices.data.max()) >= n):
-        raise IndexError(f"embedding: index out of range for {n} embeddings")
+    check_indices(indices.xp, "embedding", indices.data, n)
     if padding_idx is not None:
         padding_idx = int(padding_idx) % n
     return Embedding.apply(indices, weight, padding_idx=padding_idx)

@@ -1,5 +1,5 @@
 """Fused losses with hand-written backward passes and PyTorch's semantics (reductions "none", "mean", "sum")."""
-from ..errors import DTypeError, shape_error
+from ..errors import DTypeError, check_indices, shape_error
 from .base import Op
 from .unary import _sigmoid
 
@@ -62,6 +62,7 @@ class CrossEntropy(Op):
         n_classes = x2.shape[1]
         logp = _log_softmax_rows(xp, x2)                         # (M, C)
         valid = y != self.ignore_index
+        check_indices(xp, type(self).__name__, y, x2.shape[1], what="target class", allow=self.ignore_index)
         y_safe = xp.where(valid, y, 0)
         wy = valid.astype(x.dtype) if weight is None else weight[y_safe] * valid
         picked = xp.take_along_axis(logp, y_safe[:, None], axis=1)[:, 0]
@@ -127,6 +128,7 @@ class NllLoss(Op):
         x2, batch_shape = _classes_last(xp, x)
         y = target.reshape(-1)
         valid = y != self.ignore_index
+        check_indices(xp, type(self).__name__, y, x2.shape[1], what="target class", allow=self.ignore_index)
         y_safe = xp.where(valid, y, 0)
         wy = valid.astype(x.dtype) if weight is None else weight[y_safe] * valid
         loss = -wy * xp.take_along_axis(x2, y_safe[:, None], axis=1)[:, 0]
