@@ -139,11 +139,7 @@ class Tensor:
         return self
 
     def to(self, *args, dtype=None, device=None):
-        for a in args:
-            if isinstance(a, str) and not _is_dtype_name(a):
-                device = a  # an unknown name is reported as a device by parse_device below
-            else:
-                dtype = a
+        dtype, device = to_arguments(args, dtype, device)
         out = self
         if dtype is not None and as_dtype(dtype) != self.dtype:
             out = F.cast(out, dtype)
@@ -297,6 +293,17 @@ class Tensor:
     def triu(self, diagonal=0): return F.triu(self, diagonal)
     def masked_fill(self, mask, value): return F.masked_fill(self, mask, value)
     def contiguous(self): return self
+
+
+def to_arguments(args, dtype=None, device=None):
+    """(dtype, device) from `.to(...)`'s positional arguments, as PyTorch takes them: a name that is not a dtype
+    is a device (an unknown one is reported by backends.parse_device)."""
+    for a in args:
+        if isinstance(a, str) and not _is_dtype_name(a):
+            device = backends.parse_device(a)
+        else:
+            dtype = a
+    return dtype, device
 
 
 def _is_dtype_name(name):

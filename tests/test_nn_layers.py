@@ -442,3 +442,15 @@ def test_parameters_are_listed_depth_first_like_pytorch():
 
     m = nn.Sequential(Block(), nn.Linear(2, 3))
     assert list(m.state_dict()) == ["0.sub.weight", "0.sub.bias", "1.weight", "1.bias"]
+
+
+def test_module_to_reads_its_arguments_like_tensor_to():
+    import autocompyute as ac
+    from autocompyute import nn
+
+    m = nn.Linear(2, 2).to("float64")
+    assert m.weight.dtype == ac.float64
+    with pytest.raises(ac.DeviceError, match="unknown device"):
+        m.to("tpu")
+    with pytest.raises(ac.DeviceError, match="unknown device"):
+        ac.ones(2).to("tpu")

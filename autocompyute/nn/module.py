@@ -6,7 +6,7 @@ import numpy as np
 from .. import backends
 from ..dtypes import as_dtype
 from ..errors import StateDictError
-from ..tensor import Tensor
+from ..tensor import Tensor, to_arguments
 
 
 class Parameter(Tensor):
@@ -151,11 +151,7 @@ class Module:
 
     def to(self, *args, dtype=None, device=None):
         """Move or cast every parameter and buffer in place (floating-point ones only for a dtype)."""
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in backends.DEVICES:
-                device = a
-            else:
-                dtype = a
+        dtype, device = to_arguments(args, dtype, device)
         dtype = as_dtype(dtype)
         for t in list(self.parameters()) + [b for b in self.buffers() if isinstance(b, Tensor)]:
             data = t.data
