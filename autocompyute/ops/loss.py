@@ -1,7 +1,7 @@
 """Fused losses with hand-written backward passes and PyTorch's semantics (reductions "none", "mean", "sum")."""
 from ..errors import DTypeError, check_indices, shape_error
 from .base import Op
-from .unary import _sigmoid
+from .unary import _sigmoid, _softplus
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -219,7 +219,7 @@ class BinaryCrossEntropyWithLogits(Op):
         xp = self.xp
         weight = extra[0] if self.has_weight else None
         pos_weight = extra[-1] if self.has_pos_weight else None
-        softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))    # log(1 + exp(-x)), stable
+        softplus_neg = _softplus(xp, -x)                                     # log(1 + exp(-x))
         log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
         loss = (1 - t) * x + log_weight * softplus_neg
         if weight is not None:

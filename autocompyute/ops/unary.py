@@ -100,6 +100,11 @@ def _sigmoid(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _softplus(xp, x):
+    """log(1 + exp(x)) without overflow, and exact for large negative x."""
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
 class Sigmoid(Op):
     def forward(self, x):
         y = _sigmoid(self.xp, x).astype(x.dtype, copy=False)
@@ -185,7 +190,7 @@ class Softplus(Op):
         xp = self.xp
         z = x * self.beta
         self.save(z=z)
-        soft = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / self.beta
+        soft = _softplus(xp, z) / self.beta
         return xp.where(z > self.threshold, x, soft)
 
     def backward(self, dy):
