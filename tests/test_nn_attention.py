@@ -6,6 +6,7 @@ import pytest
 
 import autocompyute as ac
 import autocompyute.nn as nn
+from autocompyute import optim
 import autocompyute.nn.functional as F
 from autocompyute.errors import ShapeError
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_attention among them)
@@ -192,10 +193,9 @@ def test_tiny_attention_model_trains():
         d = out - ac.tensor(target)
         return (d * d).mean()
     first = loss().item()
+    opt = optim.SGD(params, lr=0.1)
     for _ in range(100):
-        for p in params:
-            p.grad = None
+        opt.zero_grad()
         loss().backward()
-        for p in params:
-            p.data = p.data - 0.1 * p.grad
+        opt.step()
     assert loss().item() < 0.3 * first

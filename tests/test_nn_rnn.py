@@ -6,6 +6,7 @@ import pytest
 
 import autocompyute as ac
 import autocompyute.nn as nn
+from autocompyute import optim
 from autocompyute.errors import ShapeError
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_rnn among them)
 from cases_rnn import ref_gru, ref_lstm, ref_rnn
@@ -187,12 +188,11 @@ def test_lstm_learns_to_sum_a_sequence():
         d = head(out[:, -1]) - ac.tensor(y)
         return (d * d).mean()
     first = loss().item()
+    opt = optim.SGD(params, lr=0.1)
     for _ in range(150):
-        for p in params:
-            p.grad = None
+        opt.zero_grad()
         loss().backward()
-        for p in params:
-            p.data = p.data - 0.1 * p.grad
+        opt.step()
     assert loss().item() < 0.1 * first
 
 
