@@ -60,10 +60,7 @@ class Op:
         link = needs_grad or autograd.recording()
         if not needs_grad:
             op.saved = Saved() if link else None
-        if cls.n_outputs == 1 and not isinstance(out, tuple):
-            outs = (out,)
-        else:
-            outs = out
+        outs = out if isinstance(out, tuple) else (out,)
         results = tuple(Tensor._from_op(backends.as_array(xp, o),
                                         op if link else None, i, needs_grad) for i, o in enumerate(outs))
         if link:
