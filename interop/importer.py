@@ -35,16 +35,6 @@ _BUFFER_SLOTS = {("BatchNormalization", 3), ("BatchNormalization", 4)}
 _CONSTANT_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1), ("Clip", 1), ("Clip", 2), ("Dropout", 1),
                    ("Range", 0), ("Range", 1), ("Range", 2), ("ConstantOfShape", 0)}
 
-_RULE_MODULES_LOADED = []
-
-
-def _load_rule_modules():
-    """Import every family module of interop/onnx once, so their rules are registered."""
-    if not _RULE_MODULES_LOADED:
-        load_rules()
-        _RULE_MODULES_LOADED.append(True)
-
-
 # ---- compiled graphs ----
 class Graph:
     """A GraphProto ready to run: its input and output names, constants and steps, in order."""
@@ -495,7 +485,7 @@ def import_onnx(model, *, base_dir=None):
 
     Raises OnnxImportError for corrupt files, UnsafeModelError for refused requests and UnsupportedOpError
     listing every unsupported op at once."""
-    _load_rule_modules()
+    load_rules()
     proto, base_dir = safety.load_model(model, base_dir)
     compiler = _Compiler(proto, base_dir)
     main = proto.graph

@@ -76,8 +76,8 @@ def child(loader, path):
     import onnx
 
     from interop import import_onnx
-    from interop.importer import _load_rule_modules
-    _load_rule_modules()  # the rule modules load once per process: not part of a file's cost
+    from interop.onnx.registry import load_rules
+    load_rules()  # the rule modules load once per process: not part of a file's cost
     try:  # reset the peak (VmHWM) to the current RSS (Linux)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")

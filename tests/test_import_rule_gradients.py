@@ -14,7 +14,8 @@ onnx = pytest.importorskip("onnx")
 from onnx import helper  # noqa: E402
 
 from gradcheck import check_grads  # noqa: E402
-from interop.importer import _load_rule_modules, import_onnx  # noqa: E402
+from interop.importer import import_onnx  # noqa: E402
+from interop.onnx.registry import load_rules  # noqa: E402
 from interop.onnx.registry import IMPORT_RULES  # noqa: E402
 from op_cases import Away, Distinct, P, U  # noqa: E402
 
@@ -254,7 +255,7 @@ def test_rule_gradient(case):
 
 
 def test_every_rule_has_a_gradient_case():
-    _load_rule_modules()
+    load_rules()
     rules = {op for (domain, op) in IMPORT_RULES if domain == ""}
     cased = {c.op for c in GRAD_CASES}
     missing = sorted(rules - cased - set(NO_GRAD))

@@ -13,6 +13,7 @@ depends on the order in which the rule modules were imported. A second module re
 or one version registered twice, raises RuleConflictError.
 """
 import bisect
+import functools
 
 from ..errors import InteropError
 
@@ -60,8 +61,10 @@ def find_import_rule(domain, op_type, opset):
     return best
 
 
+@functools.cache
 def load_rules():
-    """Import every rule module beside this one (interop/onnx/<family>.py), so both tables are complete."""
+    """Import every rule module beside this one (interop/onnx/<family>.py), so both tables are complete.
+    Runs once per process; later calls return at once."""
     import importlib
     import pkgutil
 
