@@ -9,7 +9,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import gather_map
 
-from .import_util import const, values
+from ._import_util import const, values
 
 
 def pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad, ceil_mode):

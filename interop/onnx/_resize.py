@@ -8,7 +8,7 @@ import numpy as np
 
 import autocompyute.functional as F
 
-from .import_util import const, ints, values
+from ._import_util import const, ints, values
 
 
 def _nearest_weights(ratio, nearest_mode):

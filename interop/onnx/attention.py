@@ -5,7 +5,7 @@ import numpy as np
 
 import autocompyute.functional as F
 
-from .import_util import const
+from ._import_util import const
 from .registry import import_rule
 
 

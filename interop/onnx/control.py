@@ -6,7 +6,7 @@ import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
 from . import safety
-from .import_util import scalar
+from ._import_util import scalar
 from .registry import import_rule
 
 

@@ -8,7 +8,7 @@ from autocompyute.ops.conv import Conv, ConvTranspose, avg_pool
 from autocompyute.ops.conv import max_pool as engine_max_pool
 
 from . import _pooling, _resize as _general_resize
-from .import_util import const, ints, values
+from ._import_util import const, ints, values
 from .registry import import_rule
 
 # ---- export ----

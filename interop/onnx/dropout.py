@@ -4,7 +4,7 @@ import numpy as np
 from autocompyute import backends
 from autocompyute.tensor import Tensor
 
-from .import_util import const, scalar
+from ._import_util import const, scalar
 from .registry import import_rule
 
 # ---- export ----

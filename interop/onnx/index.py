@@ -100,7 +100,7 @@ def _export_getitem(g, op, inputs):
 
 
 # ---- import ----
-from .import_util import ints, values  # noqa: E402
+from ._import_util import ints, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 

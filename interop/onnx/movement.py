@@ -72,7 +72,7 @@ import numpy as np  # noqa: E402
 
 import autocompyute.functional as F  # noqa: E402
 
-from .import_util import check_alloc, ints  # noqa: E402
+from ._import_util import check_alloc, ints  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 

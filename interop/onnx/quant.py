@@ -11,7 +11,7 @@ from onnx import helper
 
 import autocompyute.functional as F
 
-from .import_util import const, values
+from ._import_util import const, values
 from .registry import find_import_rule, import_rule
 
 _RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max) for t in

@@ -9,7 +9,7 @@ from onnx import helper
 
 from autocompyute import backends
 
-from .import_util import const, values
+from ._import_util import const, values
 from .registry import import_rule
 
 

@@ -24,7 +24,7 @@ import autocompyute.functional as F  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
-from .import_util import const, ints, values  # noqa: E402
+from ._import_util import const, ints, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 

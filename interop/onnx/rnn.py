@@ -5,7 +5,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops import rnn as rnn_ops
 
-from .import_util import const, ints
+from ._import_util import const, ints
 from .registry import import_rule
 
 _ACTIVATIONS = {"Sigmoid": F.sigmoid, "Tanh": F.tanh, "Relu": F.relu}

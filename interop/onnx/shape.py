@@ -7,7 +7,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
-from .import_util import check_alloc, const, ints, scalar, values
+from ._import_util import check_alloc, const, ints, scalar, values
 from .registry import import_rule
 
 

@@ -13,7 +13,7 @@ from onnx import helper
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import dft, gather_map
 
-from .import_util import const, scalar, values
+from ._import_util import const, scalar, values
 from .registry import import_rule
 
 

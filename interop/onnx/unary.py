@@ -85,7 +85,7 @@ import autocompyute.functional as F  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from . import safety  # noqa: E402
-from .import_util import scalar  # noqa: E402
+from ._import_util import scalar  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 

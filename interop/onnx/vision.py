@@ -11,7 +11,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import gather_map
 
-from .import_util import const, ints, scalar, values
+from ._import_util import const, ints, scalar, values
 from .registry import import_rule
 
 
