@@ -150,6 +150,23 @@ def rng(device="cpu"):
     return _rng[device]
 
 
+# numpy's maximum against a scalar runs element by element, several times slower than against an array of the
+# same values: large contiguous arrays are compared row by row against a row of this length instead
+_MAXIMUM_ROW = 1 << 14
+
+
+def maximum_scalar(xp, x, value):
+    """max(x, value) elementwise, NaN kept (ReLU is maximum_scalar(xp, x, 0)), as one new array."""
+    if xp is not np or x.size < _MAXIMUM_ROW or not x.flags.c_contiguous:
+        return xp.maximum(x, value)
+    row = np.full(_MAXIMUM_ROW, value, dtype=x.dtype)
+    flat, out = x.reshape(-1), np.empty(x.shape, dtype=x.dtype)
+    whole = flat.size - flat.size % _MAXIMUM_ROW
+    np.maximum(flat[:whole].reshape(-1, _MAXIMUM_ROW), row, out=out.reshape(-1)[:whole].reshape(-1, _MAXIMUM_ROW))
+    np.maximum(flat[whole:], row[:flat.size - whole], out=out.reshape(-1)[whole:])
+    return out
+
+
 def as_strided(xp, x, shape, strides):
     """A read-only view of `x` with the given shape and byte strides (sliding windows for conv and pooling)."""
     if xp is np:

@@ -216,3 +216,18 @@ def test_bad_input_gets_a_typed_error_naming_the_fault(make, error, words):
 def test_ignore_index_may_lie_outside_the_classes():
     loss = F.cross_entropy(ac.randn(3, 4), ac.tensor([0, -100, 3]))
     assert np.isfinite(loss.item())
+
+
+@pytest.mark.parametrize("size", [5, (1 << 14) - 1, 1 << 14, 3 * (1 << 14) + 7])
+def test_maximum_scalar_matches_numpy_maximum_with_nan_and_infinities(size):
+    """The row-by-row maximum (numpy's scalar maximum is slow) keeps NaN, -0.0 -> 0 and any size's tail."""
+    from autocompyute import backends
+    x = np.random.default_rng(0).standard_normal(size).astype(np.float32)
+    x[:4] = [np.nan, -np.inf, np.inf, -0.0]
+    x[-1] = np.nan
+    for a in (x, x.reshape(-1, 1), x[::2]):
+        got = backends.maximum_scalar(np, a, 0)
+        assert got.dtype == np.float32 and got.shape == a.shape
+        np.testing.assert_array_equal(got, np.maximum(a, 0))
+    relu = ac.tensor(x).relu().numpy()
+    np.testing.assert_array_equal(relu, np.maximum(x, 0))

@@ -249,3 +249,23 @@ def test_frozen_weight_gets_no_gradient_but_input_does():
         x = ac.randn(2, 2, 5, 5, requires_grad=True)
         m(x).sum().backward()
         assert m.weight.grad is None and x.grad is not None and m.bias.grad is not None
+
+
+@pytest.mark.parametrize("kw", [
+    dict(padding=1),                         # stride 1: the grid layout, with its spare row and wrapped columns
+    dict(padding=(2, 1), dilation=(2, 1)),
+    dict(stride=2, padding=1),               # strided: windows unrolled position by position
+    dict(padding=1, groups=2),
+    dict(groups=4),                          # depthwise: an outer product instead of a GEMM
+])
+def test_conv_in_several_batch_chunks_matches_reference_and_gradients(monkeypatch, kw):
+    """A batch larger than one chunk of unrolled windows: every chunk's GEMM lands on its own samples."""
+    from autocompyute.ops import conv
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)          # one sample per chunk
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((8, 4 // kw.get("groups", 1), 3, 3)), \
+        rng.standard_normal(8)
+    y = F.conv2d(ac.tensor(x), ac.tensor(w), ac.tensor(b), **kw)
+    ref = ref_conv(x, w, b, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1), kw.get("groups", 1))
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
+    check_grads(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])

@@ -1,16 +1,17 @@
-"""Convolution and pooling over 1-D, 2-D (and N-D) inputs, all through one strided view of the padded input.
+"""Convolution and pooling over 1-D, 2-D (and N-D) inputs, all through strided views of the padded input.
 
 Layouts follow PyTorch: inputs (N, C, *S), conv weights (O, C/groups, *K), transposed-conv weights
-(C, O/groups, *K). A convolution copies the sliding windows into a (N, groups, C/groups*K, P) matrix ("im2col",
-P = output positions, K = kernel positions) and multiplies it by the weight in one batched GEMM, whose result is
-already in (N, O, P) order. It goes through the batch in chunks of about CHUNK_BYTES of unrolled windows, and keeps
-its input rather than the windows for the backward, which unrolls each chunk again: the full unrolled matrix never
-exists. The input gradient is a GEMM and the reverse scatter (a loop over the K kernel offsets, each adding one
-strided slice in place). With stride 1 (and C/groups*K >= O/groups) the forward copies along the padded input's
-own flat grid instead, in long runs, and crops the few positions whose windows wrap into the next row after the
-GEMM. A 1x1 convolution with stride 1 skips both copies. A transposed convolution is the same pair of helpers
-used the other way round. Pooling loops over the kernel offsets the same way, each step one
-elementwise op on a strided view.
+(C, O/groups, *K). A convolution copies the sliding windows of a chunk of samples into one (G, C/G*K, n*P) matrix
+("im2col": rows are (channel, kernel offset), columns (sample, output position)) and multiplies it by the weight
+(G, O/G, C/G*K) in ONE GEMM per group: a GEMM per sample is too small for BLAS to use its threads. The product
+(G, O/G, n, P) is moved into (N, O, *P) order while the bias is added. The batch goes in chunks of about
+CHUNK_BYTES of unrolled windows, and the op keeps its input rather than the windows for the backward, which
+unrolls each chunk again: the full unrolled matrix never exists. The input gradient is a GEMM and the reverse
+scatter (a loop over the K kernel offsets, each adding one slice in place). With stride 1 (and C/G*K >= O/G) the
+columns run along the padded input's own flat grid instead, whose copy moves long runs; the GEMM also computes the
+windows that wrap past the output's width, which are cropped. A 1x1 convolution with stride 1 skips the copies.
+A transposed convolution is the same pair of helpers used the other way round. Pooling loops over the kernel
+offsets the same way, each step one elementwise op on a strided view.
 """
 import itertools
 import math
@@ -62,9 +63,10 @@ def kernel_slices(out_shape, kernel, stride, dilation):
                              for ki, d, s, o in zip(k, dilation, stride, out_shape))
 
 
-# The batch goes through a convolution in chunks whose unrolled windows take about this many bytes, so that each
-# chunk's copy is still in cache when its GEMM reads it, and the full unrolled matrix never exists at once.
-CHUNK_BYTES = 1 << 20
+# The batch goes through a convolution in chunks whose unrolled windows take about this many bytes: big enough
+# that each chunk's GEMM is large (BLAS runs it on all its threads), small enough that the copy is still in cache
+# when the GEMM reads it, and the full unrolled matrix never exists at once.
+CHUNK_BYTES = 4 << 20
 
 
 def batch_chunks(n, bytes_per_sample):
@@ -73,48 +75,60 @@ def batch_chunks(n, bytes_per_sample):
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def im2col(xp, x, groups, out_shape, kernel, stride, dilation):
-    """x (N, C, *S), already padded -> contiguous (N, G, C/G*K, P): per sample, rows are (channel, kernel offset)
-    and columns output positions, so the copy moves runs along the last axis and a batched GEMM with the weight
-    (G, O/G, C/G*K) gives the output in (N, O, P) order directly."""
+# A chunk's unrolled windows ("columns") are laid out (G, C/G*K, n, *X): rows are (channel, kernel offset),
+# columns (sample, position), so ONE GEMM per group with the weight (G, O/G, C/G*K) covers the whole chunk, where a
+# GEMM per sample would be too small for BLAS to use more than one thread. X is either the output positions
+# (`unroll`) or, for stride 1, whole rows of the padded input's own grid (`unroll_grid`), whose copy moves long
+# contiguous runs; the GEMM then also computes the wrapped windows past the output's width, which are cropped.
+def unroll(xp, x, groups, out_shape, kernel, stride, dilation):
+    """x (n, C, *S), already padded -> contiguous columns (G, C/G*K, n*P), P = prod(out_shape)."""
     n, nd = x.shape[0], len(kernel)
-    win = windows(xp, x, out_shape, kernel, stride, dilation)          # (N, C, *O, *K)
-    order = (0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd))
-    cols = xp.ascontiguousarray(win.transpose(order))                   # (N, C, *K, *O)
-    return cols.reshape(n, groups, -1, math.prod(out_shape))
+    win = windows(xp, x, out_shape, kernel, stride, dilation)                      # (n, C, *O, *K)
+    order = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
+    cols = xp.ascontiguousarray(win.transpose(order))                               # (C, *K, n, *O)
+    return cols.reshape(groups, -1, n * math.prod(out_shape))
 
 
-def im2col_grid(xp, x, groups, out_shape, kernel, dilation):
-    """`im2col` for stride 1 on x's own row-major grid: x (N, C, *S), already padded -> (N, G, C/G*K, L). Row
-    (c, k) is one contiguous run of the flattened x[n, c] from kernel offset k on, so the copy moves long runs
-    (im2col's are out_shape[-1] long); column j is flat grid position j, and the GEMM also computes the positions
-    past out_shape in the trailing dims (windows that wrap into the next row), which `grid_gemm` drops."""
+def grid_shape(out_shape, spatial):
+    """The positions a stride-1 grid GEMM computes per sample: out_shape[0] whole rows of the padded grid."""
+    return (out_shape[0],) + tuple(spatial[1:])
+
+
+def unroll_grid(xp, x, groups, out_shape, kernel, dilation):
+    """Columns for stride 1 along x's own flat grid: x (n, C, *S) contiguous, padded, with one spare row at the end
+    of the first spatial dim (2-D and up) so that the wrapped windows of the last rows stay inside the array
+    -> (G, C/G*K, n*R), R = prod(grid_shape). Column (sample, j) holds the window at flat grid position j."""
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    flat = x.reshape(n, c, -1)                                                 # (N, C, prod S)
-    grid = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]          # element strides of the grid
-    length = sum((o - 1) * g for o, g in zip(out_shape, grid)) + 1
-    step = flat.strides[2]
-    cols = backends.as_strided(xp, flat, (n, c) + tuple(kernel) + (length,),
-                               flat.strides[:2] + tuple(d * g * step for d, g in zip(dilation, grid)) + (step,))
-    return xp.ascontiguousarray(cols).reshape(n, groups, -1, length)          # (N, G, C/G*K, L)
+    flat = x.reshape(n, c, -1)                                                      # (n, C, prod S)
+    steps = [math.prod(spatial[i + 1:]) * flat.strides[2] for i in range(len(spatial))]
+    length = math.prod(grid_shape(out_shape, spatial))
+    view = backends.as_strided(xp, flat, (c,) + tuple(kernel) + (n, length),
+                               (flat.strides[1],) + tuple(d * s for d, s in zip(dilation, steps))
+                               + (flat.strides[0], flat.strides[2]))                 # (C, *K, n, R)
+    return xp.ascontiguousarray(view).reshape(groups, -1, n * length)
 
 
-def grid_gemm(xp, wg, cols, spatial, out):
-    """wg (G, O/G, C/G*K) @ cols from `im2col_grid` into out (n, G, O/G, *out_shape): the GEMM fills whole grid
-    rows (n, G, O/G, out_shape[0], *spatial[1:]), of which the first out_shape positions per dim are kept."""
-    out_shape = out.shape[3:]
-    rows = xp.empty(out.shape[:4] + tuple(spatial[1:]), dtype=out.dtype)
-    rows.reshape(rows.shape[:3] + (-1,))[..., :cols.shape[-1]] = wg @ cols   # (n, G, O/G, L); the rest unused
-    out[...] = rows[(...,) + tuple(slice(o) for o in out_shape[1:])]
-
-
-def col2im_add(cols, image, out_shape, kernel, stride, dilation):
-    """The adjoint of `im2col`: add cols (N, G, C/G*K, P) into image (N, C, *S), the padded input's shape, in
+def fold(cols, image, out_shape, kernel, stride, dilation):
+    """The adjoint of `unroll`: add cols (G, C/G*K, n*P) into image (n, C, *S), the padded input's shape, in
     place: one strided slice per kernel offset (a loop over offsets, never over elements)."""
     n, c = image.shape[:2]
-    cols = cols.reshape((n, c, math.prod(kernel)) + tuple(out_shape))
+    cols = cols.reshape((c, math.prod(kernel), n) + tuple(out_shape))
     for i, target in enumerate(kernel_slices(out_shape, kernel, stride, dilation)):
-        image[target] += cols[:, :, i]
+        image[target] += cols[:, i].swapaxes(0, 1)
+    return image
+
+
+def fold_grid(cols, image, out_shape, kernel, dilation):
+    """The adjoint of `unroll_grid`: add cols (G, C/G*K, n*R) into image (n, C, *S) (contiguous, with the spare
+    row) in place, one flat slice per kernel offset. Wrapped columns must hold zeros."""
+    n, c, spatial = image.shape[0], image.shape[1], image.shape[2:]
+    flat = image.reshape(n, c, -1)
+    length = math.prod(grid_shape(out_shape, spatial))
+    cols = cols.reshape(c, math.prod(kernel), n, length)
+    grid = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]
+    for i, k in enumerate(itertools.product(*(range(m) for m in kernel))):
+        start = sum(ki * d * g for ki, d, g in zip(k, dilation, grid))
+        flat[:, :, start:start + length] += cols[:, i].swapaxes(0, 1)
     return image
 
 
@@ -160,28 +174,35 @@ class Conv(Op):
         return y.reshape(y.shape[:2] + x.shape[2:])
 
     def _forward_windows(self, x, w, b):
-        xp, kernel, g = self.xp, w.shape[2:], self.groups
+        xp, kernel, g, nd = self.xp, w.shape[2:], self.groups, w.ndim - 2
         n, o = x.shape[0], w.shape[0]
-        xpad = pad(xp, x, self.padding)
-        out_shape = tuple(out_size(s, k, st, d, 0) for s, k, st, d in
-                          zip(xpad.shape[2:], kernel, self.stride, self.dilation))
         wg = w.reshape(g, o // g, -1)                                               # (G, O/G, C/G*K)
-        y = xp.empty((n, g, o // g, math.prod(out_shape)), dtype=xp.result_type(x.dtype, w.dtype))
-        # stride 1 with more weights per output than outputs per position: the grid layout's longer copy runs
-        # save more than its GEMM's extra (wrapped) positions and the final crop cost
+        out_shape = tuple(out_size(s, k, st, d, lo + hi) for s, k, st, d, (lo, hi) in
+                          zip(x.shape[2:], kernel, self.stride, self.dilation, self.padding))
+        # stride 1 with more weights per output than outputs per position: the grid's longer copy runs save more
+        # than its GEMM's extra (wrapped) positions cost
         on_grid = all(st == 1 for st in self.stride) and wg.shape[2] >= wg.shape[1]
-        for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * y.shape[-1] * x.itemsize):
+        pads = list(self.padding)
+        if on_grid and nd > 1:
+            pads[0] = (pads[0][0], pads[0][1] + 1)                                  # the spare row
+        xpad = xp.ascontiguousarray(pad(xp, x, pads))
+        positions = grid_shape(out_shape, xpad.shape[2:]) if on_grid else out_shape
+        y = xp.empty((n, g, o // g) + out_shape, dtype=xp.result_type(x.dtype, w.dtype))
+        bias = None if b is None else b.reshape((g, o // g) + (1,) * nd)
+        for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * math.prod(positions) * x.itemsize):
             if on_grid:
-                cols = im2col_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (n, G, C/G*K, L)
-                grid_gemm(xp, wg, cols, xpad.shape[2:], y[chunk].reshape(-1, g, o // g, *out_shape))
+                cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (G, C/G*K, n*R)
             else:
-                cols = im2col(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (n, G, C/G*K, P)
-                xp.matmul(wg, cols, out=y[chunk])                                   # (n, G, O/G, P)
-            if b is not None:
-                y[chunk] += b.reshape(g, -1, 1)
+                cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (G, C/G*K, n*P)
+            r = (wg @ cols).reshape((g, o // g, -1) + positions)                    # (G, O/G, n, *positions)
+            r = xp.moveaxis(r[(...,) + tuple(slice(m) for m in out_shape)], 2, 0)   # (n, G, O/G, *O), a view
+            if bias is None:
+                y[chunk] = r
+            else:
+                xp.add(r, bias, out=y[chunk])
         # the input, not its unrolled windows: the backward unrolls it again, chunk by chunk
-        self.save(x=x, padded_shape=xpad.shape, out_shape=out_shape)
-        return y.reshape((n, o) + out_shape)                                        # (N, O, *P)
+        self.save(x=x, pads=pads, padded_shape=xpad.shape, out_shape=out_shape, on_grid=on_grid)
+        return y.reshape((n, o) + out_shape)                                        # (N, O, *O)
 
     def backward(self, dy):
         s = self.saved
@@ -204,22 +225,35 @@ class Conv(Op):
     def _backward_windows(self, dy):
         xp, s = self.xp, self.saved
         g, w, kernel, n = self.groups, s.w, s.w.shape[2:], dy.shape[0]
-        args = (s.out_shape, kernel, self.stride, self.dilation)
-        dyg = dy.reshape(n, g, w.shape[0] // g, -1)                                 # (N, G, O/G, P), a view
-        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, O/G, C/G*K)
-        db = dyg.sum(axis=(0, 3)).reshape(-1) if s.has_bias else None
+        og = w.shape[0] // g
+        wg = w.reshape(g, og, -1)                                                   # (G, O/G, C/G*K)
+        db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if s.has_bias else None
         dw = xp.zeros(wg.shape, dtype=dy.dtype) if _needs_grad(self, 1) else None
         dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if _needs_grad(self, 0) else None  # (N, C, *padded S)
-        xpad = pad(xp, s.x, self.padding) if dw is not None else None
-        for chunk in batch_chunks(n, w.shape[1] * g * math.prod(kernel) * dyg.shape[-1] * dy.itemsize):
+        xpad = xp.ascontiguousarray(pad(xp, s.x, s.pads)) if dw is not None else None
+        positions = grid_shape(s.out_shape, s.padded_shape[2:]) if s.on_grid else s.out_shape
+        for chunk in batch_chunks(n, w.shape[1] * g * math.prod(kernel) * math.prod(positions) * dy.itemsize):
+            dyc = xp.moveaxis(dy[chunk].reshape((-1, g, og) + s.out_shape), 0, 2)   # (G, O/G, n, *O), a view
+            if s.on_grid:                                     # the wrapped positions get no gradient
+                buf = xp.zeros(dyc.shape[:3] + positions, dtype=dy.dtype)
+                buf[(...,) + tuple(slice(m) for m in s.out_shape)] = dyc
+            else:
+                buf = xp.ascontiguousarray(dyc)
+            dyc = buf.reshape(g, og, -1)                                            # (G, O/G, n*X)
             if dw is not None:
-                cols = im2col(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
-                dw += (dyg[chunk] @ cols.transpose(0, 1, 3, 2)).sum(axis=0)       # (G, O/G, C/G*K)
+                if s.on_grid:
+                    cols = unroll_grid(xp, xpad[chunk], g, s.out_shape, kernel, self.dilation)
+                else:
+                    cols = unroll(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
+                dw += (cols @ dyc.swapaxes(1, 2)).swapaxes(1, 2)  # (G, O/G, C/G*K); BLAS is faster this way round
             if dx is not None:
-                dcols = outer_or_gemm(wg.transpose(0, 2, 1), dyg[chunk])            # (n, G, C/G*K, P)
-                col2im_add(dcols, dx[chunk], *args)
+                dcols = outer_or_gemm(wg.swapaxes(1, 2), dyc)                       # (G, C/G*K, n*X)
+                if s.on_grid:
+                    fold_grid(dcols, dx[chunk], s.out_shape, kernel, self.dilation)
+                else:
+                    fold(dcols, dx[chunk], s.out_shape, kernel, self.stride, self.dilation)
         dw = None if dw is None else dw.reshape(w.shape)
-        dx = None if dx is None else crop(dx, self.padding)
+        dx = None if dx is None else crop(dx, s.pads)
         return dx, dw, db
 
 
@@ -235,30 +269,31 @@ class ConvTranspose(Op):
         n, spatial, kernel, g = x.shape[0], x.shape[2:], w.shape[2:], self.groups
         full = tuple((s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
                      zip(spatial, self.stride, self.dilation, kernel, self.output_padding))
-        xg = x.reshape(n, g, x.shape[1] // g, -1)                                   # (N, G, C/G, P), a view
-        wg = w.reshape(g, w.shape[0] // g, -1)                                      # (G, C/G, O/G*K)
-        cols = outer_or_gemm(wg.transpose(0, 2, 1), xg)                             # (N, G, O/G*K, P)
+        cg = x.shape[1] // g
+        xt = xp.ascontiguousarray(xp.moveaxis(x.reshape(n, g, cg, -1), 0, 2)).reshape(g, cg, -1)  # (G, C/G, N*P)
+        wg = w.reshape(g, cg, -1)                                                   # (G, C/G, O/G*K)
+        cols = outer_or_gemm(wg.swapaxes(1, 2), xt)                                 # (G, O/G*K, N*P)
         y = xp.zeros((n, w.shape[1] * g) + full, dtype=cols.dtype)
-        y = crop(col2im_add(cols, y, spatial, kernel, self.stride, self.dilation), self.padding)
+        y = crop(fold(cols, y, spatial, kernel, self.stride, self.dilation), self.padding)
         if b is not None:
-            y = y + b.reshape((-1,) + (1,) * len(kernel))
-        self.save(xg=xg, w=w, spatial=spatial, unbatched=unbatched, has_bias=b is not None)
+            y += b.reshape((-1,) + (1,) * len(kernel))
+        self.save(xt=xt, w=w, spatial=spatial, unbatched=unbatched, has_bias=b is not None)
         return y[0] if unbatched else y
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
         if s.unbatched:
             dy = dy[None]
-        g, w, nd = self.groups, s.w, len(self.stride)
-        dcols = im2col(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
-        dw = None                                                                   # dcols: (N, G, O/G*K, P)
+        g, w, nd, n = self.groups, s.w, len(self.stride), dy.shape[0]
+        dcols = unroll(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
+        dw = None                                                                   # dcols: (G, O/G*K, N*P)
         if _needs_grad(self, 1):
-            dw = (s.xg @ dcols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)  # (G, C/G, O/G*K)
+            dw = (s.xt @ dcols.swapaxes(1, 2)).reshape(w.shape)                     # (G, C/G, O/G*K)
         db = dy.sum(axis=(0,) + tuple(range(2, 2 + nd))) if s.has_bias else None
         dx = None
         if _needs_grad(self, 0):
-            dxg = w.reshape(g, w.shape[0] // g, -1) @ dcols                         # (N, G, C/G, P)
-            dx = dxg.reshape((dy.shape[0], w.shape[0]) + tuple(s.spatial))
+            dxg = (w.reshape(g, w.shape[0] // g, -1) @ dcols).reshape((g, -1, n) + tuple(s.spatial))
+            dx = xp.moveaxis(dxg, 2, 0).reshape((n, w.shape[0]) + tuple(s.spatial))  # (N, C, *S)
             if s.unbatched:
                 dx = dx[0]
         return dx, dw, db

@@ -120,7 +120,7 @@ class Relu(Op):
     def forward(self, x):
         if self.needs_grad:
             self.save(mask=x > 0)
-        return self.xp.maximum(x, 0)
+        return backends.maximum_scalar(self.xp, x, 0)
 
     def backward(self, dy):
         return (dy * self.saved.mask,)
