@@ -66,7 +66,7 @@ def kernel_slices(out_shape, kernel, stride, dilation):
 # The batch goes through a convolution in chunks whose unrolled windows take about this many bytes: big enough
 # that each chunk's GEMM is large (BLAS runs it on all its threads), small enough that the copy is still in cache
 # when the GEMM reads it, and the full unrolled matrix never exists at once.
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 
 
 def batch_chunks(n, bytes_per_sample):
