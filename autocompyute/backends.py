@@ -157,8 +157,10 @@ _MAXIMUM_ROW = 1 << 14
 
 def maximum_scalar(xp, x, value):
     """max(x, value) elementwise, NaN kept (ReLU is maximum_scalar(xp, x, 0)), as one new array."""
-    if xp is not np or x.size < _MAXIMUM_ROW or not x.flags.c_contiguous:
+    if xp is not np or x.size < _MAXIMUM_ROW or not (x.flags.c_contiguous or x.flags.f_contiguous):
         return xp.maximum(x, value)
+    if not x.flags.c_contiguous:
+        return maximum_scalar(xp, x.T, value).T
     row = np.full(_MAXIMUM_ROW, value, dtype=x.dtype)
     flat, out = x.reshape(-1), np.empty(x.shape, dtype=x.dtype)
     whole = flat.size - flat.size % _MAXIMUM_ROW

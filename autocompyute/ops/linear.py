@@ -11,7 +11,13 @@ class Linear(Op):
     """
     def forward(self, x, w, b=None):
         x2 = x.reshape(-1, x.shape[-1])           # (M, in)
-        y = x2 @ w.T                                # (M, out)
+        if x.ndim == 2 and not self.needs_grad:
+            # inference: BLAS runs the product about 10% faster as W @ x.T, and the Fortran-ordered y it gives is
+            # a C-ordered operand for the next layer's W @ x.T (in training the backward's GEMMs lose more than
+            # that; results of higher rank stay C-ordered)
+            y = (w @ x2.T).T                        # (M, out)
+        else:
+            y = x2 @ w.T                            # (M, out)
         if b is not None:
             y += b
         self.save(x2=x2, w=w, x_shape=x.shape)
