@@ -31,6 +31,7 @@ from interop import export_onnx, import_onnx  # noqa: E402
 
 TARGETS = {"mlp": 1.2, "cnn": 3.0, "gpt": 2.0, "lstm": 2.0}
 IMPORT_TARGET = 1.2  # imported / native
+SETTLE_S = 0.5  # pause before each timed block: the other runtime's spinning threads go to sleep
 
 
 BENCH_MODELS = ("mlp", "cnn", "gpt", "lstm")
@@ -91,8 +92,11 @@ def main(argv=None):
             with ac.no_grad():
                 return imported(*tensors)
 
+        # Each runtime's idle threads spin for a while after its last call (OpenBLAS's for about 0.1 s), taking a
+        # core from whatever runs next: the two runtimes are timed in separate blocks, each after a pause
+        time.sleep(SETTLE_S)
         ours_s, imp_s = median_times([ours, theirs], args.repeats)
-        # onnxruntime on its own: its threads spin after a run and would slow whatever is timed next
+        time.sleep(SETTLE_S)
         (ort_s,) = median_times([lambda: sess.run(None, feeds)], args.repeats)
         ref = np.asarray(sess.run(None, feeds)[0])
         err = np.abs(ref - _first(ours()).astype(np.float32)).max()

@@ -1,21 +1,35 @@
 """Fused normalisations: LayerNorm, BatchNorm (training and eval), GroupNorm. Each takes its affine weight and
 bias as inputs (ones and zeros when the layer has none), so one Op covers every variant."""
+import math
+
 from .base import Op
+
+
+def _mean(xp, x, axes):
+    """The mean over `axes`, kept as size-1 dims. Over the trailing dims of a float array (LayerNorm's) it is a
+    matrix-vector product with a vector of 1/n (float32 and float64), several times faster than numpy's mean along
+    a short last axis."""
+    lead = x.ndim - len(axes)
+    n = math.prod(x.shape[lead:])
+    if axes != tuple(range(lead, x.ndim)) or x.dtype.char not in "fd" or n == 0:  # (float16: numpy's mean)
+        return x.mean(axis=axes, keepdims=True)
+    rows = x.reshape(x.shape[:lead] + (n,))
+    return (rows @ xp.full(n, 1 / n, dtype=x.dtype)).reshape(x.shape[:lead] + (1,) * len(axes))
 
 
 def _normalize(xp, x, axes, eps):
     """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance. Returns xhat, rstd, mean, var."""
-    mean = x.mean(axis=axes, keepdims=True)
+    mean = _mean(xp, x, axes)
     centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
+    var = _mean(xp, centered * centered, axes)
     rstd = 1 / xp.sqrt(var + eps)
     return centered * rstd, rstd, mean, var
 
 
-def _normalize_backward(dxhat, xhat, rstd, axes):
+def _normalize_backward(xp, dxhat, xhat, rstd, axes):
     """Gradient of xhat = (x - mean) * rstd with respect to x, given the gradient dxhat."""
-    mean_dxhat = dxhat.mean(axis=axes, keepdims=True)
-    mean_dxhat_xhat = (dxhat * xhat).mean(axis=axes, keepdims=True)
+    mean_dxhat = _mean(xp, dxhat, axes)
+    mean_dxhat_xhat = _mean(xp, dxhat * xhat, axes)
     return rstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
@@ -36,7 +50,7 @@ class LayerNorm(Op):
         s = self.saved
         axes = tuple(range(dy.ndim - self.n_dims, dy.ndim))
         lead = tuple(range(dy.ndim - self.n_dims))
-        dx = _normalize_backward(dy * s.weight, s.xhat, s.rstd, axes)
+        dx = _normalize_backward(self.xp, dy * s.weight, s.xhat, s.rstd, axes)
         dw = (dy * s.xhat).sum(axis=lead) if _needs_grad(self, 1) else None
         db = dy.sum(axis=lead) if _needs_grad(self, 2) else None
         return dx, dw, db
@@ -74,7 +88,7 @@ class BatchNorm(Op):
     def backward(self, dy, *stat_grads):
         s = self.saved
         if self.training:
-            dx = _normalize_backward(dy * s.w, s.xhat, s.rstd, s.axes)
+            dx = _normalize_backward(self.xp, dy * s.w, s.xhat, s.rstd, s.axes)
         else:
             dx = dy * (s.w * s.rstd)
         dw = (dy * s.xhat).sum(axis=s.axes) if _needs_grad(self, 1) else None
@@ -100,7 +114,7 @@ class GroupNorm(Op):
         n = dy.shape[0]
         axes = (0,) + tuple(range(2, dy.ndim))
         dxhat = (dy * s.w).reshape(n, self.num_groups, -1)
-        dx = _normalize_backward(dxhat, s.xhat.reshape(dxhat.shape), s.rstd, (2,)).reshape(dy.shape)
+        dx = _normalize_backward(self.xp, dxhat, s.xhat.reshape(dxhat.shape), s.rstd, (2,)).reshape(dy.shape)
         dw = (dy * s.xhat).sum(axis=axes) if _needs_grad(self, 1) else None
         db = dy.sum(axis=axes) if _needs_grad(self, 2) else None
         return dx, dw, db
