@@ -156,6 +156,8 @@ CASES = [
          (U(2, 3, 7), U(6, 1, 4)), lambda x, w: ref_conv(x, w, None, 1, "same", 1, 3)),
     Case("conv3d", lambda x, w, b: F.conv3d(x, w, b, stride=(1, 2, 1), padding=1),
          (U(1, 2, 4, 5, 3), U(3, 2, 2, 3, 2), U(3)), lambda x, w, b: ref_conv(x, w, b, (1, 2, 1), 1)),
+    Case("conv2d_few_weights_per_output", lambda x, w, b: F.conv2d(x, w, b, padding=1),
+         (U(2, 1, 6, 5), U(6, 1, 2, 2), U(6)), lambda x, w, b: ref_conv(x, w, b, 1, 1)),
     Case("conv3d_stride1_grid", lambda x, w: F.conv3d(x, w, padding=(1, 0, 1), dilation=(1, 2, 1)),
          (U(2, 3, 4, 6, 3), U(2, 3, 2, 2, 3)), lambda x, w: ref_conv(x, w, None, 1, (1, 0, 1), (1, 2, 1))),
     # ---- transposed convolution ----

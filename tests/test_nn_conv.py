@@ -251,20 +251,22 @@ def test_frozen_weight_gets_no_gradient_but_input_does():
         assert m.weight.grad is None and x.grad is not None and m.bias.grad is not None
 
 
-@pytest.mark.parametrize("kw", [
-    dict(padding=1),                         # stride 1: the grid layout, with its spare row and wrapped columns
-    dict(padding=(2, 1), dilation=(2, 1)),
-    dict(stride=2, padding=1),               # strided: windows unrolled position by position
-    dict(padding=1, groups=2),
-    dict(groups=4),                          # depthwise: an outer product instead of a GEMM
+@pytest.mark.parametrize("cin, kw", [
+    (4, dict(padding=1)),                    # stride 1: the grid layout, with its spare row and wrapped columns
+    (4, dict(padding=(2, 1), dilation=(2, 1))),
+    (4, dict(stride=2, padding=1)),          # strided: windows unrolled position by position
+    (4, dict(padding=1, groups=2)),
+    (4, dict(groups=4)),                     # depthwise: an outer product instead of a GEMM
+    (1, dict(padding=1)),                    # fewer weights per output than outputs: a GEMM per sample
+    (1, dict(stride=2, padding=(0, 1))),
 ])
-def test_conv_in_several_batch_chunks_matches_reference_and_gradients(monkeypatch, kw):
+def test_conv_in_several_batch_chunks_matches_reference_and_gradients(monkeypatch, cin, kw):
     """A batch larger than one chunk of unrolled windows: every chunk's GEMM lands on its own samples."""
     from autocompyute.ops import conv
     monkeypatch.setattr(conv, "CHUNK_BYTES", 1)          # one sample per chunk
     rng = np.random.default_rng(3)
-    x, w, b = rng.standard_normal((5, 4, 7, 6)), rng.standard_normal((8, 4 // kw.get("groups", 1), 3, 3)), \
-        rng.standard_normal(8)
+    x, w, b = rng.standard_normal((5, cin, 7, 6)), rng.standard_normal((12, cin // kw.get("groups", 1), 3, 3)), \
+        rng.standard_normal(12)
     y = F.conv2d(ac.tensor(x), ac.tensor(w), ac.tensor(b), **kw)
     ref = ref_conv(x, w, b, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1), kw.get("groups", 1))
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)

@@ -9,7 +9,9 @@ CHUNK_BYTES of unrolled windows, and the op keeps its input rather than the wind
 unrolls each chunk again: the full unrolled matrix never exists. The input gradient is a GEMM and the reverse
 scatter (a loop over the K kernel offsets, each adding one slice in place). With stride 1 (and C/G*K >= O/G) the
 columns run along the padded input's own flat grid instead, whose copy moves long runs; the GEMM also computes the
-windows that wrap past the output's width, which are cropped. A 1x1 convolution with stride 1 skips the copies.
+windows that wrap past the output's width, which are cropped. With fewer weights per output than outputs
+(C/G*K < O/G, as in a first layer on a 1-channel image) the output is the big array: a GEMM per sample writes it
+in place, and the backward reads dy as it is. A 1x1 convolution with stride 1 skips the copies.
 A transposed convolution is the same pair of helpers used the other way round. Pooling loops over the kernel
 offsets the same way, each step one elementwise op on a strided view.
 """
@@ -109,27 +111,29 @@ def unroll_grid(xp, x, groups, out_shape, kernel, dilation):
 
 
 def fold(cols, image, out_shape, kernel, stride, dilation):
-    """The adjoint of `unroll`: add cols (G, C/G*K, n*P) into image (n, C, *S), the padded input's shape, in
-    place: one strided slice per kernel offset (a loop over offsets, never over elements)."""
-    n, c = image.shape[:2]
-    cols = cols.reshape((c, math.prod(kernel), n) + tuple(out_shape))
+    """The adjoint of `unroll`: add cols (C, K, n, P) into image (n, C, *S), the padded input's shape, in place:
+    one strided slice per kernel offset (a loop over offsets, never over elements)."""
+    cols = cols.reshape(cols.shape[:3] + tuple(out_shape))
     for i, target in enumerate(kernel_slices(out_shape, kernel, stride, dilation)):
         image[target] += cols[:, i].swapaxes(0, 1)
     return image
 
 
-def fold_grid(cols, image, out_shape, kernel, dilation):
-    """The adjoint of `unroll_grid`: add cols (G, C/G*K, n*R) into image (n, C, *S) (contiguous, with the spare
-    row) in place, one flat slice per kernel offset. Wrapped columns must hold zeros."""
+def fold_grid(cols, image, kernel, dilation):
+    """The adjoint of `unroll_grid`: add cols (C, K, n, R) into image (n, C, *S) (contiguous, with the spare row)
+    in place, one flat slice per kernel offset. Wrapped columns must hold zeros."""
     n, c, spatial = image.shape[0], image.shape[1], image.shape[2:]
-    flat = image.reshape(n, c, -1)
-    length = math.prod(grid_shape(out_shape, spatial))
-    cols = cols.reshape(c, math.prod(kernel), n, length)
+    flat, length = image.reshape(n, c, -1), cols.shape[-1]
     grid = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]
     for i, k in enumerate(itertools.product(*(range(m) for m in kernel))):
         start = sum(ki * d * g for ki, d, g in zip(k, dilation, grid))
         flat[:, :, start:start + length] += cols[:, i].swapaxes(0, 1)
     return image
+
+
+def per_sample(cols, n):
+    """Columns (G, C/G*K, n*P) as one (C/G*K, P) matrix per sample and group: a (n, G, C/G*K, P) view."""
+    return cols.reshape(cols.shape[:2] + (n, -1)).transpose(2, 0, 1, 3)
 
 
 def outer_or_gemm(a, b):
@@ -179,21 +183,29 @@ class Conv(Op):
         wg = w.reshape(g, o // g, -1)                                               # (G, O/G, C/G*K)
         out_shape = tuple(out_size(s, k, st, d, lo + hi) for s, k, st, d, (lo, hi) in
                           zip(x.shape[2:], kernel, self.stride, self.dilation, self.padding))
-        # stride 1 with more weights per output than outputs per position: the grid's longer copy runs save more
-        # than its GEMM's extra (wrapped) positions cost
-        on_grid = all(st == 1 for st in self.stride) and wg.shape[2] >= wg.shape[1]
+        # Few weights per output (C/G*K < O/G, a first layer on a 1-channel image, say): the output is the big array,
+        # and a GEMM per sample writes it in place, where one GEMM per chunk would write it twice (its product, then
+        # the move into (N, O, P) order). Otherwise one GEMM per chunk; with stride 1 on the grid, whose longer copy
+        # runs save more than its extra (wrapped) positions cost.
+        mode = "per_sample" if wg.shape[2] < wg.shape[1] else "grid" if all(st == 1 for st in self.stride) else "chunk"
         pads = list(self.padding)
-        if on_grid and nd > 1:
+        if mode == "grid" and nd > 1:
             pads[0] = (pads[0][0], pads[0][1] + 1)                                  # the spare row
         xpad = xp.ascontiguousarray(pad(xp, x, pads))
-        positions = grid_shape(out_shape, xpad.shape[2:]) if on_grid else out_shape
+        positions = grid_shape(out_shape, xpad.shape[2:]) if mode == "grid" else out_shape
         y = xp.empty((n, g, o // g) + out_shape, dtype=xp.result_type(x.dtype, w.dtype))
         bias = None if b is None else b.reshape((g, o // g) + (1,) * nd)
         for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * math.prod(positions) * x.itemsize):
-            if on_grid:
+            if mode == "grid":
                 cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (G, C/G*K, n*R)
             else:
                 cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (G, C/G*K, n*P)
+            if mode == "per_sample":
+                yc = y[chunk]
+                xp.matmul(wg, per_sample(cols, len(yc)), out=yc.reshape(yc.shape[:3] + (-1,)))  # (n, G, O/G, P)
+                if bias is not None:
+                    yc += bias
+                continue
             r = (wg @ cols).reshape((g, o // g, -1) + positions)                    # (G, O/G, n, *positions)
             r = xp.moveaxis(r[(...,) + tuple(slice(m) for m in out_shape)], 2, 0)   # (n, G, O/G, *O), a view
             if bias is None:
@@ -201,7 +213,7 @@ class Conv(Op):
             else:
                 xp.add(r, bias, out=y[chunk])
         # the input, not its unrolled windows: the backward unrolls it again, chunk by chunk
-        self.save(x=x, pads=pads, padded_shape=xpad.shape, out_shape=out_shape, on_grid=on_grid)
+        self.save(x=x, pads=pads, padded_shape=xpad.shape, out_shape=out_shape, mode=mode)
         return y.reshape((n, o) + out_shape)                                        # (N, O, *O)
 
     def backward(self, dy):
@@ -231,25 +243,37 @@ class Conv(Op):
         dw = xp.zeros(wg.shape, dtype=dy.dtype) if _needs_grad(self, 1) else None
         dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if _needs_grad(self, 0) else None  # (N, C, *padded S)
         xpad = xp.ascontiguousarray(pad(xp, s.x, s.pads)) if dw is not None else None
-        positions = grid_shape(s.out_shape, s.padded_shape[2:]) if s.on_grid else s.out_shape
-        for chunk in batch_chunks(n, w.shape[1] * g * math.prod(kernel) * math.prod(positions) * dy.itemsize):
+        grid = s.mode == "grid"
+        positions = grid_shape(s.out_shape, s.padded_shape[2:]) if grid else s.out_shape
+        c, k = w.shape[1] * g, math.prod(kernel)
+        for chunk in batch_chunks(n, c * k * math.prod(positions) * dy.itemsize):
+            if dw is not None:
+                if grid:
+                    cols = unroll_grid(xp, xpad[chunk], g, s.out_shape, kernel, self.dilation)
+                else:
+                    cols = unroll(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
+            if s.mode == "per_sample":                        # dy as it is: a (O/G, P) matrix per sample and group
+                dys = dy[chunk].reshape(-1, g, og, math.prod(positions))                # (n, G, O/G, P), a view
+                if dw is not None:
+                    dw += (dys @ per_sample(cols, len(dys)).swapaxes(-1, -2)).sum(axis=0)
+                if dx is not None:
+                    dcols = outer_or_gemm(wg.swapaxes(1, 2), dys)                   # (n, G, C/G*K, P)
+                    fold(dcols.reshape(-1, c, k, dcols.shape[-1]).transpose(1, 2, 0, 3), dx[chunk], s.out_shape,
+                         kernel, self.stride, self.dilation)
+                continue
             dyc = xp.moveaxis(dy[chunk].reshape((-1, g, og) + s.out_shape), 0, 2)   # (G, O/G, n, *O), a view
-            if s.on_grid:                                     # the wrapped positions get no gradient
+            if grid:                                          # the wrapped positions get no gradient
                 buf = xp.zeros(dyc.shape[:3] + positions, dtype=dy.dtype)
                 buf[(...,) + tuple(slice(m) for m in s.out_shape)] = dyc
             else:
                 buf = xp.ascontiguousarray(dyc)
             dyc = buf.reshape(g, og, -1)                                            # (G, O/G, n*X)
             if dw is not None:
-                if s.on_grid:
-                    cols = unroll_grid(xp, xpad[chunk], g, s.out_shape, kernel, self.dilation)
-                else:
-                    cols = unroll(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
                 dw += (cols @ dyc.swapaxes(1, 2)).swapaxes(1, 2)  # (G, O/G, C/G*K); BLAS is faster this way round
             if dx is not None:
-                dcols = outer_or_gemm(wg.swapaxes(1, 2), dyc)                       # (G, C/G*K, n*X)
-                if s.on_grid:
-                    fold_grid(dcols, dx[chunk], s.out_shape, kernel, self.dilation)
+                dcols = outer_or_gemm(wg.swapaxes(1, 2), dyc).reshape(c, k, -1, math.prod(positions))  # (C, K, n, X)
+                if grid:
+                    fold_grid(dcols, dx[chunk], kernel, self.dilation)
                 else:
                     fold(dcols, dx[chunk], s.out_shape, kernel, self.stride, self.dilation)
         dw = None if dw is None else dw.reshape(w.shape)
@@ -274,6 +298,7 @@ class ConvTranspose(Op):
         wg = w.reshape(g, cg, -1)                                                   # (G, C/G, O/G*K)
         cols = outer_or_gemm(wg.swapaxes(1, 2), xt)                                 # (G, O/G*K, N*P)
         y = xp.zeros((n, w.shape[1] * g) + full, dtype=cols.dtype)
+        cols = cols.reshape(y.shape[1], math.prod(kernel), n, -1)                  # (O, K, N, P)
         y = crop(fold(cols, y, spatial, kernel, self.stride, self.dilation), self.padding)
         if b is not None:
             y += b.reshape((-1,) + (1,) * len(kernel))
