@@ -417,3 +417,31 @@ def test_zoo_model_export_symbolic_batch(name):
     example = [x.numpy() if isinstance(x, ac.Tensor) else np.asarray(x) for x in inputs]
     example = [a.astype(np.float32) if a.dtype == np.float64 else a for a in example]
     _check_batches(model, tuple(example), lambda b: _resize_batch(example, b))
+
+
+class _PaddedEncoder(nn.Module):
+    """Self-attention that takes a boolean key-padding mask (True = padding) and an attention mask as inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x, key_padding_mask, attn_mask):  # (B, T, 8), (B, T), (T, T) -> (B, T, 8)
+        return self.attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask, need_weights=False)[0]
+
+
+def test_boolean_masks_are_graph_inputs_not_the_examples_constants():
+    """The exported model must read the masks it is given (at any batch size), not bake in the example's."""
+    ac.manual_seed(0)
+
+    def make(b, seed=0):
+        rng = np.random.default_rng(b + seed)
+        lengths = rng.integers(1, 6, size=b)
+        padding = np.arange(6)[None, :] >= lengths[:, None]                    # (B, 6), True past each length
+        attn = np.triu(np.ones((6, 6), bool), k=1 + seed % 3)                  # (6, 6), True = not allowed
+        return [rng.standard_normal((b, 6, 8)).astype(np.float32), padding, attn]
+
+    model = _PaddedEncoder()
+    proto = _check_batches(model, make(2), make)                               # other lengths at each batch size
+    other = make(3, seed=1)                                                     # and another attention mask
+    assert_matches(run_ort(proto, other), _as_list(model(*[ac.tensor(a) for a in other])))

@@ -76,17 +76,17 @@ def _repeat_heads(t, query):
 
 
 def additive_mask(mask, like, attend_when=True):
-    """A boolean mask (True = attend, or True = masked when attend_when is False) as a float constant of 0 and
-    -inf in `like`'s dtype; float masks pass through unchanged."""
+    """A boolean mask (True = attend, or True = masked when attend_when is False) as a float mask of 0 and -inf in
+    `like`'s dtype; float masks pass through unchanged. It is a Where in the graph, so that a model exported with a
+    mask input reads the mask it is given rather than the example's."""
     from ..tensor import Tensor
+    from .binary import where
 
     if mask is None or mask.dtype.kind == "f":
         return mask
     xp = like.xp
-    allowed = mask.data.astype(bool)
-    if not attend_when:
-        allowed = ~allowed
-    return Tensor(xp.where(allowed, 0, -xp.inf).astype(like.dtype))
+    zero, minus_inf = Tensor(xp.zeros((), like.dtype)), Tensor(xp.full((), -xp.inf, like.dtype))
+    return where(mask, zero, minus_inf) if attend_when else where(mask, minus_inf, zero)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
