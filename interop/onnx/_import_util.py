@@ -1,9 +1,27 @@
-"""Small helpers shared by the import rules of every family."""
+"""Small helpers shared by the import rules of every family.
+
+Each rule is written against the Tensor API, so an imported graph is differentiable by construction. Ops that
+are linear in their data for fixed integer arguments (padding, gathers, scatters, shuffles, top-k) compute index
+arrays with numpy and apply one `GatherMap` (`flat_positions`, `gather_positions`, `apply_movement`);
+integer-only and boolean computations (bit operations, masks, counts) run on arrays and come back as constants
+(`values`, `const`).
+"""
 import numpy as np
 
+from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
 from . import safety
+from .registry import import_rule
+
+
+def rule(op_type, *versions, domain=""):
+    """Register `fn(*inputs, **attributes)` for every opset version in `versions` (where its meaning changed)."""
+    def register(fn):
+        for since in versions or (1,):
+            import_rule(op_type, since=since, domain=domain)(fn)
+        return fn
+    return register
 
 
 def values(t):
@@ -31,6 +49,38 @@ def const(array, like=None):
     """A constant Tensor, on `like`'s device when given."""
     t = Tensor(np.asarray(array))
     return t.to(like.device) if like is not None and like.device != "cpu" else t
+
+
+def scalar_like(x, value):
+    """`value` as a constant 0-d Tensor of x's dtype, on x's device."""
+    return const(np.asarray(value, dtype=x.dtype), x)
+
+
+def is_float(x):
+    """Whether x holds floating-point values (the dtypes a gradient flows through)."""
+    return x.dtype.kind == "f"
+
+
+def flat_positions(x):
+    """The flat position of every element of x, shaped like x: apply a movement to it, then gather by it."""
+    return np.arange(x.numel(), dtype=np.int64).reshape(x.shape)
+
+
+def gather_positions(x, positions):
+    """x's elements at `positions` (flat indices into x, shaped like the result), as one differentiable GatherMap."""
+    return gather_map([x], positions)
+
+
+def apply_movement(x, fn):
+    """Apply a numpy movement `fn` to x: on the values directly for integers, through positions for floats."""
+    if not is_float(x):
+        return const(fn(values(x)), x)
+    return gather_positions(x, fn(flat_positions(x)))
+
+
+def as_str(v):
+    """A string attribute as str (ONNX may give it as bytes)."""
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def check_alloc(shape, dtype, what):

@@ -24,7 +24,7 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     if (is_causal or qk_matmul_output_mode or nonpad_kv_seqlen is not None or softcap or len(ctx.node.outputs) > 3
             or attn_mask is not None and attn_mask.dtype == np.bool_ or q.dtype == np.float16):
         # composed here: the plain and masked cases; the rest runs ONNX's own function body for Attention
-        from .misc import run_function_body
+        from .control import run_function_body
         attrs = dict(is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads, scale=scale,
                      qk_matmul_output_mode=qk_matmul_output_mode, softcap=softcap,
                      softmax_precision=softmax_precision)
@@ -67,7 +67,7 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
 @import_rule("Attention", since=25)
 def attention_25(*inputs, ctx, **attrs):
     """Opset 25 adds sliding windows (left/right_window_size): ONNX's function body for Attention runs."""
-    from .misc import run_function_body
+    from .control import run_function_body
     return run_function_body("Attention", inputs, attrs, ctx, default_opset=25)
 
 

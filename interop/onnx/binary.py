@@ -1,5 +1,5 @@
 """ONNX rules for autocompyute/ops/binary.py: elementwise functions of two or three tensors, comparisons
-and logical ops."""
+and logical ops; on the import side also Mod, the variadic Sum and Mean, and the bit operations."""
 import numpy as np
 
 from autocompyute.ops import binary
@@ -43,6 +43,7 @@ def _export_logical(g, op, inputs):
 import autocompyute.functional as F  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
+from ._import_util import const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -127,6 +128,46 @@ def not_(x):
     return F.logical_not(x)
 
 
+@rule("Mod", 10, 13)
+def mod(a, b, *, fmod=0):
+    """fmod=1: the remainder takes the dividend's sign (C fmod); fmod=0 (integers only): the divisor's."""
+    x, y = values(a), values(b)
+    if is_float(a) and (a.requires_grad or b.requires_grad):  # y = a - b * k, k constant
+        k = (np.trunc if fmod else np.floor)(x / y)
+        return F.sub(a, F.mul(b, const(k.astype(a.dtype), a)))
+    return const((np.fmod if fmod else np.mod)(x, y).astype(np.result_type(x, y)), a)
+
+
+def _variadic(fn, xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = fn(out, x)
+    return out
+
+
+@rule("Sum", 1, 6, 8, 13)
+def sum_(*xs): return _variadic(F.add, xs)
+@rule("Mean", 1, 6, 8, 13)
+def mean_(*xs): return _variadic(F.add, xs) * (1.0 / len(xs))
+
+
+# ---- bits: no gradient ----
+def _np_rule(op_type, versions, fn):
+    rule(op_type, *versions)(lambda *xs: const(fn(*[values(x) for x in xs]), xs[0]))
+
+
+_np_rule("BitwiseAnd", (18,), np.bitwise_and)
+_np_rule("BitwiseOr", (18,), np.bitwise_or)
+_np_rule("BitwiseXor", (18,), np.bitwise_xor)
+_np_rule("BitwiseNot", (18,), np.bitwise_not)
+
+
+@rule("BitShift", 11)
+def bit_shift(x, y, *, direction="LEFT"):
+    a, b = values(x), values(y).astype(values(x).dtype)
+    return const(np.left_shift(a, b) if direction == "LEFT" else np.right_shift(a, b), x)
+
+
 # ---- opset 1-6 forms (PyTorch-converted models): explicit broadcast/axis attributes, consumed_inputs ----
 def _legacy_broadcast(a, b, broadcast, axis):
     """Before opset 7, B broadcasts to A only with broadcast=1, aligned at `axis` (default: trailing)."""
@@ -156,3 +197,4 @@ def max_1(*xs, consumed_inputs=None):
 @import_rule("Min", since=1)
 def min_1(*xs, consumed_inputs=None):
     return min_(*xs)
+

@@ -1,4 +1,4 @@
-"""ONNX rules for autocompyute/ops/conv.py: convolutions and pooling."""
+"""ONNX rules for autocompyute/ops/conv.py: convolutions and pooling (MaxUnpool included), and Resize/Upsample."""
 import math
 
 import numpy as np
@@ -6,9 +6,10 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.conv import Conv, ConvTranspose, avg_pool
 from autocompyute.ops.conv import max_pool as engine_max_pool
+from autocompyute.ops.onnx_ops import gather_map
 
 from . import _pooling, _resize as _general_resize
-from ._import_util import const, ints, values
+from ._import_util import const, ints, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -259,6 +260,23 @@ def global_max_pool(x):
 @_rule("GlobalLpPool", 2, 22)
 def global_lp_pool(x, *, p=2):
     return F.sum(F.abs(x) ** float(p), tuple(range(2, x.ndim)), keepdim=True) ** (1.0 / p)
+
+
+# ---- MaxUnpool: MaxPool's indices put the values back, zeros elsewhere ----
+@_rule("MaxUnpool", 9, 11, 22)
+def max_unpool(x, indices, output_shape=None, *, kernel_shape, pads=None, strides=None):
+    nd = x.ndim - 2
+    strides = strides or [1] * nd
+    pads = pads or [0] * (2 * nd)
+    inferred = list(x.shape[:2]) + [(x.shape[2 + d] - 1) * strides[d] + kernel_shape[d] - pads[d] - pads[d + nd]
+                                    for d in range(nd)]
+    pos = np.full(math.prod(inferred), x.numel(), dtype=np.int64)  # unwritten: an extra zero
+    pos[values(indices).reshape(-1)] = np.arange(x.numel())
+    pos = pos.reshape(inferred)
+    if output_shape is not None:  # the inferred result sits at the start of the larger output
+        shape = ints(output_shape)
+        pos = np.pad(pos, [(0, s - i) for s, i in zip(shape, inferred)], constant_values=x.numel())
+    return gather_map([x, scalar_like(x, 0)], pos)
 
 
 # ---- Resize: nearest and (bi/tri)linear, one axis at a time ----

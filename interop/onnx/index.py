@@ -1,4 +1,6 @@
-"""ONNX rules for autocompyute/ops/index.py: `x[index]`."""
+"""ONNX rules for autocompyute/ops/index.py: `x[index]`, gathers and scatters. The import side also holds
+ONNX's other index ops: GatherElements, GatherND, the Scatter family, TensorScatter, Compress, OneHot,
+NonZero and Unique."""
 import numpy as np
 
 from autocompyute.ops import index as index_ops
@@ -100,7 +102,11 @@ def _export_getitem(g, op, inputs):
 
 
 # ---- import ----
-from ._import_util import ints, values  # noqa: E402
+import math  # noqa: E402
+
+from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
+
+from ._import_util import apply_movement, const, flat_positions, ints, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -139,6 +145,199 @@ def slice_1(x, *, starts, ends, axes=None):
 @import_rule("Slice", since=10)
 def slice_10(x, starts, ends, axes=None, steps=None):
     return _slice(x, ints(starts), ints(ends), ints(axes), ints(steps))
+
+
+# ---- gathers, scatters and shuffles: index arithmetic on positions, then one GatherMap ----
+def _fix_index(idx, n):
+    idx = np.asarray(idx, dtype=np.int64)
+    return np.where(idx < 0, idx + n, idx)
+
+
+@rule("GatherElements", 11, 13)
+def gather_elements(x, indices, *, axis=0):
+    idx = _fix_index(values(indices), x.shape[axis])
+    return apply_movement(x, lambda a: np.take_along_axis(a, idx, axis=axis))
+
+
+def _gather_nd_np(a, idx, batch_dims):
+    batch = a.shape[:batch_dims]
+    nb = math.prod(batch)
+    a2 = a.reshape((nb,) + a.shape[batch_dims:])
+    i2 = idx.reshape((nb,) + idx.shape[batch_dims:])
+    k = idx.shape[-1]
+    out = []
+    for b in range(nb):
+        ib = i2[b]
+        ib = np.where(ib < 0, ib + np.array(a2.shape[1:1 + k]), ib)
+        out.append(a2[b][tuple(np.moveaxis(ib, -1, 0))])
+    res = np.stack(out) if out else np.zeros((0,) + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:], a.dtype)
+    return res.reshape(batch + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:])
+
+
+@rule("GatherND", 11, 12, 13)
+def gather_nd(x, indices, *, batch_dims=0):
+    idx = values(indices).astype(np.int64)
+    return apply_movement(x, lambda a: _gather_nd_np(a, idx, batch_dims))
+
+
+def _scatter(data, updates, place, reduction="none"):
+    """Scatter `updates` into `data`: `place(target, values)` writes with numpy. Reductions other than none
+    and add are computed on values (their gradient passes to the data only where nothing was written)."""
+    if reduction in ("none", "add") and is_float(data):
+        n = data.numel()
+        pos = flat_positions(data)
+        upd = np.arange(n, n + updates.numel(), dtype=np.int64).reshape(updates.shape)
+        if reduction == "none":
+            place(pos, upd)
+            return gather_map([data, updates], pos)
+        # add: each output sums its data element and every update written to it
+        lists = [[p] for p in pos.reshape(-1)]
+        _collect(place, pos, upd, lists)
+        k = max(len(v) for v in lists)
+        index = np.array([v + [v[0]] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
+        weight = np.array([[1.0] * len(v) + [0.0] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
+        return gather_map([data, updates], index, weight)
+    out = values(data).copy()
+    vals = values(updates)
+    if reduction == "none":
+        place(out, vals)
+    else:
+        fn = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction]
+        _reduce_place(place, out, vals, fn)
+    return const(out, data)
+
+
+def _collect(place, pos, upd, lists):
+    """For every update element, find the output position it is written to (by placing its id and reading back)."""
+    probe = np.full(pos.shape, -1, dtype=np.int64)
+    flat_upd = upd.reshape(-1)
+    # write one update at a time so repeated targets are all seen
+    for j, u in enumerate(flat_upd):
+        single = np.full(upd.shape, -1, dtype=np.int64)
+        single.reshape(-1)[j] = u
+        probe[...] = -1
+        place(probe, single, only=j)
+        hit = np.nonzero(probe.reshape(-1) == u)[0]
+        for h in hit:
+            lists[h].append(int(u))
+
+
+def _reduce_place(place, out, vals, fn):
+    flat = vals.reshape(-1)
+    for j in range(flat.size):
+        probe = np.zeros(out.shape, dtype=bool)
+        marks = np.zeros(vals.shape, dtype=bool)
+        marks.reshape(-1)[j] = True
+        place(probe, marks, only=j)
+        out[probe] = fn(out[probe], flat[j])
+
+
+def _elements_placer(indices, axis):
+    def place(target, values, only=None):
+        idx = _fix_index(indices, target.shape[axis])
+        coords = list(np.indices(idx.shape))  # every update's coordinates, with `axis` taken from indices
+        coords[axis] = idx
+        if only is not None:
+            coords = [c.reshape(-1)[only] for c in coords]
+            values = values.reshape(-1)[only]
+        target[tuple(coords)] = values
+    return place
+
+
+def _nd_placer(indices):
+    def place(target, values, only=None):
+        idx = np.asarray(indices, dtype=np.int64)
+        k = idx.shape[-1]
+        idx = np.where(idx < 0, idx + np.array(target.shape[:k]), idx)
+        rows = idx.reshape(-1, k)
+        vals = values.reshape((rows.shape[0],) + target.shape[k:])
+        slice_size = math.prod(target.shape[k:])
+        for r, row in enumerate(rows):
+            if only is not None and not (r * slice_size <= only < (r + 1) * slice_size):
+                continue
+            if only is None:
+                target[tuple(row)] = vals[r]
+            else:
+                sub = np.unravel_index(only - r * slice_size, target.shape[k:]) if target.shape[k:] else ()
+                target[tuple(row) + tuple(sub)] = vals[r][sub]
+    return place
+
+
+@rule("ScatterElements", 11, 13, 16, 18)
+def scatter_elements(data, indices, updates, *, axis=0, reduction="none"):
+    return _scatter(data, updates, _elements_placer(values(indices), axis), reduction)
+
+
+@rule("Scatter", 9, 11)
+def scatter(data, indices, updates, *, axis=0):
+    return _scatter(data, updates, _elements_placer(values(indices), axis))
+
+
+@rule("ScatterND", 11, 13, 16, 18)
+def scatter_nd(data, indices, updates, *, reduction="none"):
+    return _scatter(data, updates, _nd_placer(values(indices)), reduction)
+
+
+@rule("TensorScatter", 24)
+def tensor_scatter(past, update, write_indices=None, *, axis=-2, mode="linear"):
+    """Write update[b] into the cache of batch b at write_indices[b] along `axis` (wrapping when circular)."""
+    ax = axis % past.ndim
+    starts = ints(write_indices) if write_indices is not None else [0] * past.shape[0]
+    length, seq = past.shape[ax], update.shape[ax]
+
+    def place(target, values, only=None):
+        ids = np.arange(values.size).reshape(values.shape)
+        for b, start in enumerate(starts):
+            for i in range(seq):
+                j = (start + i) % length if mode == "circular" else start + i
+                dst = [slice(None)] * target.ndim
+                src = [slice(None)] * target.ndim
+                dst[0], dst[ax], src[0], src[ax] = b, j, b, i
+                if only is None:
+                    target[tuple(dst)] = values[tuple(src)]
+                else:
+                    hit = ids[tuple(src)] == only
+                    part = target[tuple(dst)]
+                    part[hit] = values[tuple(src)][hit]
+    return _scatter(past, update, place)
+
+
+@rule("Compress", 9, 11)
+def compress(x, condition, *, axis=None):
+    cond = values(condition).astype(bool)
+    return apply_movement(x, lambda a: np.compress(cond, a, axis=axis))
+
+
+@rule("OneHot", 9, 11)
+def one_hot(indices, depth, off_on, *, axis=-1):
+    """`off_on`: ONNX's `values` input, [off_value, on_value]."""
+    d = int(values(depth).reshape(-1)[0])
+    idx = values(indices).astype(np.int64)
+    idx = np.where(idx < 0, idx + d, idx)
+    hot = idx[..., None] == np.arange(d)
+    hot = np.moveaxis(hot, -1, axis % (idx.ndim + 1))
+    off, on = values(off_on)[0], values(off_on)[1]
+    return const(np.where(hot, on, off).astype(values(off_on).dtype), off_on)
+
+
+@rule("NonZero", 9, 13)
+def non_zero(x):
+    return const(np.array(np.nonzero(values(x)), dtype=np.int64).reshape(x.ndim, -1), x)
+
+
+@rule("Unique", 11)
+def unique(x, *, axis=None, sorted=1):  # noqa: A002
+    a = values(x)
+    vals, first, inverse, counts = np.unique(a, return_index=True, return_inverse=True, return_counts=True, axis=axis)
+    if not sorted:
+        order = np.argsort(first, kind="stable")
+        vals = np.take(vals, order, axis=0 if axis is None else axis)
+        first, counts = first[order], counts[order]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        inverse = rank[inverse.reshape(-1)]
+    return (const(vals, x), const(first.astype(np.int64), x), const(inverse.reshape(-1).astype(np.int64), x),
+            const(counts.astype(np.int64), x))
 
 
 # ---- export (continued) ----

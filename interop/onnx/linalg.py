@@ -1,4 +1,5 @@
-"""ONNX rules for autocompyute/ops/linalg.py: matrix products."""
+"""ONNX rules for autocompyute/ops/linalg.py: matrix products; on the import side also Einsum and Det (their
+engine Ops live in autocompyute/ops/onnx_ops.py)."""
 from autocompyute.ops import linalg
 from .registry import export_rule
 
@@ -12,8 +13,12 @@ def _export_matmul(g, op, inputs):
 
 # ---- import ----
 
-import autocompyute.functional as F  # noqa: E402
+import numpy as np  # noqa: E402
 
+import autocompyute.functional as F  # noqa: E402
+from autocompyute.ops.onnx_ops import det, einsum  # noqa: E402
+
+from ._import_util import const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -42,3 +47,15 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):  # noqa: N80
 def gemm_legacy(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, transB=0):  # noqa: N803
     """Opset 1-6: C broadcasts only with broadcast=1; broadcasting it always gives the same result."""
     return gemm(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
+
+
+@rule("Einsum", 12)
+def einsum_(*xs, equation):
+    if all(is_float(x) for x in xs):
+        return einsum(equation, *xs)
+    return const(np.einsum(equation, *[values(x) for x in xs]), xs[0])
+
+
+@rule("Det", 11, 22)
+def det_(x):
+    return det(x)

@@ -1,4 +1,5 @@
-"""ONNX rules for autocompyute/ops/loss.py: the fused losses, as ONNX loss ops or small compositions."""
+"""ONNX rules for autocompyute/ops/loss.py: the fused losses, as ONNX loss ops or small compositions; imported
+NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss are composed from Tensor ops."""
 import numpy as np
 
 from autocompyute.ops import loss
@@ -132,3 +133,44 @@ def _export_bce_logits(g, op, inputs):
 
 
 # ---- import ----
+
+import autocompyute.functional as F  # noqa: E402
+from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
+
+from ._import_util import const, flat_positions, rule, scalar_like, values  # noqa: E402
+
+
+def _softmax_along(x, axis, log=False):
+    """The softmax (or log-softmax) along one axis, max-shifted."""
+    m = const(np.max(values(x), axis=axis, keepdims=True), x)
+    z = x - m
+    lse = F.log(F.sum(F.exp(z), axis, keepdim=True))
+    return z - lse if log else F.exp(z - lse)
+
+
+def _nll(logp, target, weight, reduction, ignore_index):
+    """-logp[n, target[n, ...], ...] * weight[target], reduced as ONNX says (mean divides by the total weight)."""
+    t = values(target).astype(np.int64)
+    ignored = (t == ignore_index) if ignore_index is not None else np.zeros(t.shape, dtype=bool)
+    safe = np.where(ignored, 0, t)
+    c = logp.shape[1]
+    pos = flat_positions(logp)  # (N, C, *d)
+    picked = np.take_along_axis(pos, safe[:, None], axis=1)[:, 0]  # (N, *d)
+    w = (values(weight)[safe] if weight is not None else np.ones(t.shape)) * ~ignored
+    assert c > 0
+    loss = -gather_map([logp], picked) * const(w.astype(logp.dtype), logp)
+    if reduction == "none":
+        return loss
+    total = F.sum(loss)
+    return total if reduction == "sum" else total / scalar_like(logp, w.sum())
+
+
+@rule("NegativeLogLikelihoodLoss", 12, 13, 22)
+def negative_log_likelihood_loss(x, target, weight=None, *, ignore_index=None, reduction="mean"):
+    return _nll(x, target, weight, reduction, ignore_index)
+
+
+@rule("SoftmaxCrossEntropyLoss", 12, 13)
+def softmax_cross_entropy_loss(scores, labels, weights=None, *, ignore_index=None, reduction="mean"):
+    logp = _softmax_along(scores, 1, log=True) if scores.ndim > 1 else scores
+    return _nll(logp, labels, weights, reduction, ignore_index), logp

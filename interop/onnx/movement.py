@@ -1,4 +1,6 @@
-"""ONNX rules for autocompyute/ops/movement.py: reshapes, transposes, broadcasts, joins and splits."""
+"""ONNX rules for autocompyute/ops/movement.py: reshapes, transposes, broadcasts, joins and splits, padding and
+flips. The import side also holds ONNX's other movements: DepthToSpace, SpaceToDepth, ReverseSequence,
+CenterCropPad, Pad (constant, reflect, edge, wrap) and EyeLike."""
 from autocompyute.ops import movement
 from .registry import export_rule
 
@@ -71,8 +73,10 @@ def _export_split(g, op, inputs):
 import numpy as np  # noqa: E402
 
 import autocompyute.functional as F  # noqa: E402
+from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
-from ._import_util import check_alloc, ints  # noqa: E402
+from ._import_util import apply_movement, check_alloc, const, flat_positions, gather_positions  # noqa: E402
+from ._import_util import ints, is_float, rule, scalar_like, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -171,6 +175,110 @@ def tile(x, repeats):
     spread = tuple(v for d in x.shape for v in (1, d))
     y = F.expand(F.reshape(x, spread), tuple(v for r, d in zip(reps, x.shape) for v in (r, d)))
     return F.reshape(y, out_shape)
+
+
+@rule("DepthToSpace", 1, 11, 13)
+def depth_to_space(x, *, blocksize, mode="DCR"):
+    b = blocksize
+
+    def fn(a):
+        n, c, h, w = a.shape
+        if mode == "DCR":
+            t = a.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+        else:
+            t = a.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+        return t.reshape(n, c // (b * b), h * b, w * b)
+    return apply_movement(x, fn)
+
+
+@rule("SpaceToDepth", 1, 13, 28)
+def space_to_depth(x, *, blocksize, mode="DCR"):
+    b = blocksize
+
+    def fn(a):
+        n, c, h, w = a.shape
+        t = a.reshape(n, c, h // b, b, w // b, b)
+        t = t.transpose(0, 3, 5, 1, 2, 4) if mode == "DCR" else t.transpose(0, 1, 3, 5, 2, 4)
+        return t.reshape(n, c * b * b, h // b, w // b)
+    return apply_movement(x, fn)
+
+
+@rule("ReverseSequence", 10)
+def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
+    lens = ints(sequence_lens)
+
+    def fn(a):
+        out = a.copy()
+        for b, n in enumerate(lens):
+            src = [slice(None)] * a.ndim
+            src[batch_axis], src[time_axis] = b, slice(0, n)
+            out[tuple(src)] = np.flip(a[tuple(src)], axis=time_axis - (batch_axis < time_axis))
+        return out
+    return apply_movement(x, fn)
+
+
+@rule("CenterCropPad", 18)
+def center_crop_pad(x, shape, *, axes=None):
+    target = ints(shape)
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    pos = flat_positions(x)
+    n = x.numel()
+    for ax, size in zip(axes, target):
+        cur = pos.shape[ax]
+        if size < cur:  # crop: the centre, rounding the start down
+            start = (cur - size) // 2
+            pos = np.take(pos, np.arange(start, start + size), axis=ax)
+        elif size > cur:  # pad with zeros (index n: an extra zero input)
+            before = (size - cur) // 2
+            widths = [(0, 0)] * pos.ndim
+            widths[ax] = (before, size - cur - before)
+            pos = np.pad(pos, widths, constant_values=n)
+    return gather_map([x, scalar_like(x, 0)], pos) if is_float(x) else const(
+        np.append(values(x).reshape(-1), 0)[pos], x)
+
+
+# ---- Pad: constant, reflect, edge and wrap; negative pads crop ----
+def _pad(x, pads, mode, value, axes=None):
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    k = len(axes)
+    widths = [[0, 0] for _ in range(x.ndim)]
+    for i, ax in enumerate(axes):
+        widths[ax] = [pads[i], pads[i + k]]
+    pos = flat_positions(x)
+    crop = tuple(slice(max(-b, 0), pos.shape[d] - max(-e, 0)) for d, (b, e) in enumerate(widths))
+    pos = pos[crop]
+    grow = [(max(b, 0), max(e, 0)) for b, e in widths]
+    n = x.numel()
+    if mode == "constant":
+        pos = np.pad(pos, grow, constant_values=n)
+        if value is None:
+            value = scalar_like(x, 0)
+        extra = F.reshape(value, (1,)) if is_float(x) else value
+        if is_float(x):
+            return gather_map([x, F.cast(extra, x.dtype) if extra.dtype != x.dtype else extra], pos)
+        return const(np.append(values(x).reshape(-1), values(value).reshape(-1)[:1].astype(x.dtype))[pos], x)
+    pos = np.pad(pos, grow, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])
+    return gather_positions(x, pos) if is_float(x) else const(values(x).reshape(-1)[pos], x)
+
+
+rule("Pad", 1)(lambda x, *, paddings, mode="constant", value=0.0: _pad(x, paddings, mode, scalar_like(x, value)))
+rule("Pad", 2)(lambda x, *, pads, mode="constant", value=0.0: _pad(x, pads, mode, scalar_like(x, value)))
+
+
+@rule("Pad", 11, 13, 18, 19, 21, 23, 24, 25)
+def pad(x, pads, constant_value=None, axes=None, *, mode="constant"):
+    return _pad(x, ints(pads), mode, constant_value, None if axes is None else ints(axes))
+
+
+@rule("EyeLike", 9, 22)
+def eye_like(x, *, dtype=None, k=0):
+    np_dtype = _onnx_dtype(dtype) if dtype is not None else values(x).dtype
+    return const(np.eye(x.shape[0], x.shape[1], k=k, dtype=np_dtype), x)
+
+
+def _onnx_dtype(code):
+    from onnx import helper
+    return helper.tensor_dtype_to_np_dtype(code)
 
 
 # ---- export (continued) ----

@@ -1,10 +1,13 @@
-"""ONNX rules for autocompyute/ops/norm.py: batch, layer, group and instance normalisation."""
+"""ONNX rules for autocompyute/ops/norm.py: batch, layer, group and instance normalisation; on the import side
+also RMSNormalization, LpNormalization, MeanVarianceNormalization and LRN."""
 import numpy as np
 
 import autocompyute.functional as F
 from autocompyute.ops.norm import BatchNorm
+from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
+from ._import_util import const, flat_positions, rule, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -139,3 +142,43 @@ def group_normalization_21(x, scale, bias, *, epsilon=1e-5, num_groups, stash_ty
 @import_rule("InstanceNormalization", since=6)
 def instance_normalization(x, scale, bias, *, epsilon=1e-5):
     return F.group_norm(x, x.shape[1], scale, bias, eps=epsilon)
+
+
+@rule("RMSNormalization", 23)
+def rms_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    return x * F.rsqrt(F.mean(x * x, axes, keepdim=True) + epsilon) * scale
+
+
+@rule("LpNormalization", 1, 22)
+def lp_normalization(x, *, axis=-1, p=2):
+    ax = axis % x.ndim
+    norm = F.sum(F.abs(x), ax, keepdim=True) if p == 1 else F.sqrt(F.sum(x * x, ax, keepdim=True))
+    zero = const(values(norm) == 0, x)
+    return F.where(zero, scalar_like(x, 0), x / F.where(zero, scalar_like(x, 1), norm))
+
+
+def _axes(axes, ndim):
+    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+
+
+@rule("MeanVarianceNormalization", 9, 13)
+def mean_variance_normalization(x, *, axes=(0, 2, 3)):
+    axes = _axes(axes, x.ndim)
+    centred = x - F.mean(x, axes, keepdim=True)
+    return centred / F.sqrt(F.mean(centred * centred, axes, keepdim=True) + 1e-9)
+
+
+@rule("LRN", 1, 13)
+def lrn(x, *, size, alpha=1e-4, beta=0.75, bias=1.0):
+    c = x.shape[1]
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    pos = flat_positions(x)
+    offsets = np.arange(-lo, hi + 1)
+    chan = np.arange(c)[:, None] + offsets[None, :]  # (C, size)
+    ok = (chan >= 0) & (chan < c)
+    moved = np.moveaxis(pos, 1, -1)  # (N, *d, C)
+    win = np.where(ok, np.take(moved, np.clip(chan, 0, c - 1), axis=-1), x.numel())  # (N, *d, C, size)
+    win = np.moveaxis(win, -2, 1)  # (N, C, *d, size)
+    sq = F.sum(gather_map([x, scalar_like(x, 0)], win) ** 2.0, -1)
+    return x / (sq * (alpha / size) + bias) ** beta

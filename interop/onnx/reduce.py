@@ -1,4 +1,5 @@
-"""ONNX rules for autocompyute/ops/reduce.py: reductions over dimensions, the softmax family and ArgMax/ArgMin."""
+"""ONNX rules for autocompyute/ops/reduce.py: reductions over dimensions, the softmax family, ArgMax/ArgMin,
+TopK and the cumulative sums and products (CumSum, CumProd)."""
 import numpy as np
 
 from autocompyute.ops import reduce
@@ -24,7 +25,7 @@ import autocompyute.functional as F  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
-from ._import_util import const, ints, values  # noqa: E402
+from ._import_util import apply_movement, const, flat_positions, ints, rule, scalar_like, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -169,6 +170,79 @@ def _arg_rule(largest):
 for _op, _largest in (("ArgMax", True), ("ArgMin", False)):
     for _since in (1, 11, 12, 13):
         import_rule(_op, since=_since)(_arg_rule(_largest))
+
+
+@rule("TopK", 10, 11)
+def top_k(x, k, *, axis=-1, largest=1, sorted=1):  # noqa: A002
+    kk = int(values(k).reshape(-1)[0])
+    a = values(x)
+    axis %= a.ndim
+    # stable order; among equal values the smaller index comes first
+    rank = np.unique(a, return_inverse=True)[1].reshape(a.shape).astype(np.int64)  # any dtype, unsigned too
+    order = np.argsort(-rank if largest else rank, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(kk), axis=axis)
+    top = apply_movement(x, lambda v: np.take_along_axis(v, idx, axis=axis))
+    return top, const(idx.astype(np.int64), x)
+
+
+rule("TopK", 1)(lambda x, *, axis=-1, k: top_k(x, const(np.array([k])), axis=axis))
+
+
+# ---- CumSum, CumProd ----
+def _cumulative(x, axis, exclusive, reverse, fn):
+    ax = int(values(axis).reshape(-1)[0]) % x.ndim
+    if reverse:
+        x = apply_movement(x, lambda a: np.flip(a, ax))
+    y = fn(x, ax)
+    if exclusive:  # shift by one along the axis, a zero (or one) first
+        n = x.shape[ax]
+        pos = flat_positions(y)
+        shifted = np.concatenate([np.full_like(np.take(pos, [0], axis=ax), y.numel()),
+                                  np.take(pos, np.arange(n - 1), axis=ax)], axis=ax)
+        pad = 0 if fn is _cumsum else 1
+        y = gather_map([y, scalar_like(y, pad)], shifted) if _is_float(y) else const(
+            np.append(values(y).reshape(-1), np.asarray(pad, y.dtype))[shifted], y)
+    if reverse:
+        y = apply_movement(y, lambda a: np.flip(a, ax))
+    return y
+
+
+def _cumsum(x, ax):
+    if not _is_float(x):
+        return const(np.cumsum(values(x), axis=ax).astype(x.dtype), x)
+    n = x.shape[ax]
+    tri = np.tril(np.ones((n, n), dtype=x.dtype))  # y_i = sum_{j <= i} x_j
+    moved = F.permute(x, [d for d in range(x.ndim) if d != ax] + [ax])
+    y = F.matmul(moved, const(tri.T, x))
+    back = list(range(x.ndim - 1))
+    back.insert(ax, x.ndim - 1)
+    return F.permute(y, back)
+
+
+def _cumprod(x, ax):
+    if not _is_float(x):
+        return const(np.cumprod(values(x), axis=ax).astype(x.dtype), x)
+    # y_i = prod_{j <= i} x_j as a product of gathered prefixes (exact gradient, zeros allowed)
+    n = x.shape[ax]
+    pos = flat_positions(x)
+    out = None
+    for j in range(n):
+        term = np.take(pos, [j], axis=ax)
+        take = np.where(np.arange(n).reshape([-1 if d == ax else 1 for d in range(x.ndim)]) >= j,
+                        np.broadcast_to(term, pos.shape), x.numel())
+        factor = gather_map([x, scalar_like(x, 1)], take)
+        out = factor if out is None else out * factor
+    return out
+
+
+@rule("CumSum", 11, 14)
+def cum_sum(x, axis, *, exclusive=0, reverse=0):
+    return _cumulative(x, axis, exclusive, reverse, _cumsum)
+
+
+@rule("CumProd", 26)
+def cum_prod(x, axis, *, exclusive=0, reverse=0):
+    return _cumulative(x, axis, exclusive, reverse, _cumprod)
 
 
 # ---- export (continued) ----

@@ -1,11 +1,12 @@
-"""Import rules for ONNX's recurrent layers (LSTM, GRU), composed from Tensor ops: the input projection of all
-time steps is one matmul, the loop runs only over the recurrent part."""
+"""Import rules for ONNX's recurrent layers (RNN, LSTM, GRU), composed from Tensor ops: the input projection of
+all time steps is one matmul, the loop runs only over the recurrent part. Export rules for the engine's RNN, LSTM
+and GRU Ops below."""
 import numpy as np
 
 import autocompyute.functional as F
 from autocompyute.ops import rnn as rnn_ops
 
-from ._import_util import const, ints
+from ._import_util import as_str, const, ints, rule, scalar_like
 from .registry import import_rule
 
 _ACTIVATIONS = {"Sigmoid": F.sigmoid, "Tanh": F.tanh, "Relu": F.relu}
@@ -143,6 +144,67 @@ def gru(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha
         return ((1 - z) * cand + z * h,)
 
     return _run(seq, direction, layout, step, [h0])
+
+
+# ---- RNN: the simple recurrent layer, step by step (shorter sequences, clip, the activations below) ----
+_RNN_ACTIVATIONS = {
+    "tanh": lambda x, a, b: F.tanh(x), "relu": lambda x, a, b: F.relu(x), "sigmoid": lambda x, a, b: F.sigmoid(x),
+    "affine": lambda x, a, b: x * a + b, "leakyrelu": lambda x, a, b: F.where(x > 0, x, x * a),
+    "scaledtanh": lambda x, a, b: F.tanh(x * b) * a,
+    "hardsigmoid": lambda x, a, b: F.clamp(x * a + b, 0.0, 1.0) if hasattr(F, "clamp") else
+    F.minimum(F.maximum(x * a + b, scalar_like(x, 0)), scalar_like(x, 1)),
+    "softsign": lambda x, a, b: x / (F.abs(x) + 1.0), "softplus": lambda x, a, b: F.log(F.exp(x) + 1.0),
+}
+
+
+@rule("RNN", 7, 14, 22)
+def rnn(x, w, r, b=None, sequence_lens=None, initial_h=None, *, activation_alpha=None, activation_beta=None,
+        activations=None, clip=None, direction="forward", hidden_size=None, layout=0):
+    """h_t = f(x_t W^T + h_{t-1} R^T + Wb + Rb) per direction; steps past a sequence's length keep h and
+    write zeros to Y. Returns (Y (T, D, B, H), Y_h (D, B, H)), batch-first with layout=1."""
+    direction = as_str(direction)
+    if layout:
+        x = F.permute(x, (1, 0, 2))
+        if initial_h is not None:
+            initial_h = F.permute(initial_h, (1, 0, 2))
+    steps, batch = x.shape[0], x.shape[1]
+    dirs = 2 if direction == "bidirectional" else 1
+    hidden = w.shape[1]
+    names = [as_str(a).lower() for a in (activations or ["Tanh"] * dirs)]
+    alphas = list(activation_alpha or [])
+    betas = list(activation_beta or [])
+    lens = np.full(batch, steps) if sequence_lens is None else np.asarray(ints(sequence_lens))
+    ys, finals = [], []
+    for d in range(dirs):
+        act = _RNN_ACTIVATIONS[names[d]]
+        alpha = alphas[d] if d < len(alphas) else (0.01 if names[d] == "leakyrelu" else 1.0)
+        beta = betas[d] if d < len(betas) else 0.0
+        proj = F.matmul(x, w[d].mT)                                         # (T, B, H): all steps at once
+        if b is not None:
+            proj = proj + (b[d][:hidden] + b[d][hidden:])
+        h = initial_h[d] if initial_h is not None else const(np.zeros((batch, hidden), x.dtype), x)
+        reverse = direction == "reverse" or d == 1
+        outs = [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            pre = proj[t] + F.matmul(h, r[d].mT)
+            if clip is not None:
+                pre = F.minimum(F.maximum(pre, scalar_like(pre, -clip)), scalar_like(pre, clip))
+            h_new = act(pre, alpha, beta)
+            live = lens > t
+            if live.all():
+                h = h_new
+                outs[t] = h
+            else:
+                m = const(live[:, None], x)
+                h = F.where(m, h_new, h)
+                outs[t] = F.where(m, h_new, scalar_like(h_new, 0))
+        ys.append(F.stack(outs, 0) if steps else const(np.zeros((0, batch, hidden), x.dtype), x))
+        finals.append(h)
+    y = F.stack(ys, 1)                                                      # (T, D, B, H)
+    y_h = F.stack(finals, 0)                                                # (D, B, H)
+    if layout:
+        y, y_h = F.permute(y, (2, 0, 1, 3)), F.permute(y_h, (1, 0, 2))
+    return y, y_h
 
 
 # ---- export ----

@@ -1,5 +1,5 @@
-"""Import rules for the values of shape computations and constants: Shape, Constant, ConstantOfShape, Range,
-Trilu. Shapes are integers: these run on arrays, without gradient."""
+"""Import rules for the values of shape computations and constants: Shape, Size, Constant, ConstantOfShape,
+Range, Trilu. Shapes are integers: these run on arrays, without gradient."""
 import math
 
 import numpy as np
@@ -7,13 +7,17 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
-from ._import_util import check_alloc, const, ints, scalar, values
+from ._import_util import check_alloc, const, ints, rule, scalar, values
 from .registry import import_rule
 
 
 @import_rule("Shape", since=1)
 def shape(x, *, start=0, end=None):
     return Tensor(np.asarray(x.shape[start:end], dtype=np.int64))
+
+
+@rule("Size", 1, 13, 19, 21)
+def size(x): return const(np.asarray(x.numel(), dtype=np.int64))
 
 
 @import_rule("Constant", since=1)

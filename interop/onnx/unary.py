@@ -1,4 +1,5 @@
-"""ONNX rules for autocompyute/ops/unary.py: elementwise functions of one tensor, and casts."""
+"""ONNX rules for autocompyute/ops/unary.py: elementwise functions of one tensor (the engine's, and the rest of
+ONNX's elementwise math: inverse and hyperbolic trigonometry, rounding, Sign, IsNaN/IsInf), casts and BitCast."""
 import math
 
 import numpy as np
@@ -81,11 +82,14 @@ def _export_to_device(g, op, inputs):
 
 # ---- import ----
 
+from onnx import helper  # noqa: E402
+
 import autocompyute.functional as F  # noqa: E402
+from autocompyute.ops.onnx_ops import pointwise  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from . import safety  # noqa: E402
-from ._import_util import scalar  # noqa: E402
+from ._import_util import const, is_float, rule, scalar, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -131,6 +135,16 @@ def gelu(x, *, approximate="none"):
     return F.gelu(x, approximate=approximate)
 
 
+@rule("LeakyRelu", 1, 6, 16)
+def leaky_relu(x, *, alpha=0.01):
+    return F.where(x < 0, x * alpha, x)
+
+
+@rule("Softplus", 1)
+def softplus(x):
+    return F.softplus(x)
+
+
 @import_rule("Cast", since=6)
 def cast(x, *, to, saturate=1, round_mode="up"):
     return F.cast(x, safety.numpy_dtype(to, "Cast"))
@@ -148,3 +162,57 @@ def reciprocal(x):
 
 
 _legacy("Reciprocal", reciprocal)
+
+
+# ---- the rest of ONNX's elementwise math ----
+@rule("Acos", 7)
+def acos(x): return pointwise(x, "acos")
+@rule("Asin", 7)
+def asin(x): return pointwise(x, "asin")
+@rule("Atan", 7)
+def atan(x): return pointwise(x, "atan")
+@rule("Tan", 7)
+def tan(x): return pointwise(x, "tan")
+@rule("Floor", 1, 6, 13)
+def floor(x): return pointwise(x, "floor")
+@rule("Ceil", 1, 6, 13)
+def ceil(x): return pointwise(x, "ceil")
+@rule("Round", 11)
+def round_(x): return pointwise(x, "round")
+
+
+@rule("Sign", 9, 13)
+def sign(x):
+    return pointwise(x, "sign") if is_float(x) else const(np.sign(values(x)), x)
+
+
+@rule("Sinh", 9)
+def sinh(x): return (F.exp(x) - F.exp(-x)) * 0.5
+@rule("Cosh", 9)
+def cosh(x): return (F.exp(x) + F.exp(-x)) * 0.5
+@rule("Asinh", 9)
+def asinh(x): return F.log(x + F.sqrt(x * x + 1.0))
+@rule("Acosh", 9)
+def acosh(x): return F.log(x + F.sqrt(x * x - 1.0))
+@rule("Atanh", 9)
+def atanh(x): return F.log((1.0 + x) / (1.0 - x)) * 0.5
+
+
+@rule("IsNaN", 9, 13, 20)
+def isnan(x): return const(np.isnan(values(x)), x)
+
+
+@rule("IsInf", 10, 20)
+def isinf(x, *, detect_negative=1, detect_positive=1):
+    a = values(x)
+    return const((np.isposinf(a) & bool(detect_positive)) | (np.isneginf(a) & bool(detect_negative)), x)
+
+
+@rule("BitCast", 26)
+def bit_cast(x, *, to):
+    """The same bytes read as another element type of the same width (no gradient)."""
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to))
+    a = np.array(values(x), order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+    if dtype.itemsize != a.dtype.itemsize:
+        raise ValueError(f"BitCast: {a.dtype} and {dtype} differ in width")
+    return const(a.view(dtype), x)
