@@ -5,8 +5,8 @@
     model.freeze(lambda name: "encoder" in name)
     model.to_onnx("tuned.onnx")                 # the same graph with the current weights
 
-Floating-point initializers become Parameters under their ONNX names (BatchNormalization's running statistics
-become buffers); integer initializers and Constant nodes stay constants. Each node runs through an import rule
+Floating-point initializers become Parameters under their ONNX names, those inside If/Loop/Scan subgraphs too
+(BatchNormalization's running statistics become buffers); integer initializers and Constant nodes stay constants. Each node runs through an import rule
 written against the Tensor API (interop/onnx/<family>.py), so every graph is differentiable by construction.
 
 A rule is `fn(*inputs, **attributes)`: inputs are Tensors (None for an omitted optional input), attributes are
@@ -192,6 +192,8 @@ class _Compiler:
         self.jobs = []
         self.graphs = []
         self.n_steps = 0
+        self.sub_params = {}  # floating-point initializers of subgraphs that become Parameters: name -> array
+        self.sub_slots = []   # (compiled subgraph, initializer name): where those Parameters are read
 
     def array(self, t, what):
         return safety.tensor_to_array(t, self.base_dir, what)
@@ -223,8 +225,13 @@ class _Compiler:
             g.inputs = [i.name for i in proto.input]
             g.outputs = [o.name for o in proto.output]
             if known is None:
+                kinds = _initializer_kinds(proto)
                 for init in proto.initializer:
-                    g.consts[init.name] = Tensor(self.array(init, f"initializer {init.name!r}"))
+                    arr = self.array(init, f"initializer {init.name!r}")
+                    g.consts[init.name] = Tensor(arr)
+                    if kinds[init.name] == "parameter":  # a weight inside an If/Loop/Scan body trains too
+                        self.sub_params.setdefault(init.name, arr)
+                        self.sub_slots.append((g, init.name))
             defined = set(g.inputs) | set(g.consts) | (known or set())
         scope = (defined, None if isolated else visible)
         for i, node in enumerate(proto.node):
@@ -423,14 +430,17 @@ class OnnxModule(Module):
         model.CopyFrom(self._proto)
         state = dict(self._parameters)
         state.update(self._buffers)
-        for t in model.graph.initializer:
-            value = state.get(t.name)
-            if value is None:
-                value = self._graph.consts[t.name]
-            arr = np.asarray(value.numpy(), dtype=safety.numpy_dtype(t.data_type))
-            doc = t.doc_string
-            t.CopyFrom(numpy_helper.from_array(arr, t.name))
-            t.doc_string = doc
+        for g in _graph_protos(model):
+            for t in getattr(g, "initializer", ()):
+                value = state.get(t.name)
+                if value is None:
+                    if g is not model.graph:
+                        continue  # a subgraph's constant: kept in the proto as it was read
+                    value = self._graph.consts[t.name]
+                arr = np.asarray(value.numpy(), dtype=safety.numpy_dtype(t.data_type))
+                doc = t.doc_string
+                t.CopyFrom(numpy_helper.from_array(arr, t.name))
+                t.doc_string = doc
         if f is not None:
             if hasattr(f, "write"):
                 f.write(model.SerializeToString())
@@ -511,11 +521,18 @@ def import_onnx(model, *, base_dir=None):
     graph.steps = compiled.steps
     compiler.plan_frees()
     _inline_external(proto, compiler)
+    for name, arr in compiler.sub_params.items():  # (ONNX names are unique across a model and its subgraphs)
+        if name not in kinds:  # the proto keeps their data: ops run by their function body read subgraph protos
+            params[name], kinds[name] = arr, "parameter"
     # Cleared fields stay in protobuf's arena until the message goes: keep a fresh copy of what is left (names,
     # types, nodes), so the initializers' bytes read from the file are released here.
     slim = onnx.ModelProto()
     slim.CopyFrom(proto)
-    return OnnxModule(slim, graph, params, buffers, kinds)
+    module = OnnxModule(slim, graph, params, buffers, kinds)
+    for g, name in compiler.sub_slots:  # the subgraphs read the module's Parameters, which train and move
+        if kinds.get(name) == "parameter":
+            g.consts[name] = module._parameters[name]
+    return module
 
 
 def _drop_data(t):
@@ -525,12 +542,22 @@ def _drop_data(t):
     t.data_location = onnx.TensorProto.DEFAULT
 
 
-def _inline_external(proto, compiler):
-    """Tensors in node attributes that were stored externally are written inline in the kept proto, so
-    `to_onnx` does not depend on the files next to the original model."""
+def _graph_protos(proto):
+    """The main graph, the model-local functions and every subgraph (GRAPH attributes) nested in them, without
+    recursion."""
     stack = [proto.graph] + [f for f in proto.functions]
     while stack:
         g = stack.pop()
+        yield g
+        for node in g.node:
+            for a in node.attribute:
+                stack.extend([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs))
+
+
+def _inline_external(proto, compiler):
+    """Tensors in node attributes that were stored externally are written inline in the kept proto, so
+    `to_onnx` does not depend on the files next to the original model."""
+    for g in _graph_protos(proto):
         if isinstance(g, onnx.GraphProto):
             for t in g.initializer:
                 if safety.has_external_data(t):
@@ -539,4 +566,3 @@ def _inline_external(proto, compiler):
             for a in node.attribute:
                 if a.type == AttributeProto.TENSOR and safety.has_external_data(a.t):
                     a.t.CopyFrom(numpy_helper.from_array(compiler.array(a.t, a.t.name), a.t.name))
-                stack.extend([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs))

@@ -279,3 +279,49 @@ def test_to_onnx_keeps_nodes_names_opset_and_metadata(tmp_path):
     import interop
     exported = interop.export_onnx(m, ())
     assert [n.name for n in exported.graph.node] == [n.name for n in model.graph.node]
+
+
+def test_weights_inside_subgraphs_are_parameters_that_train_and_are_written_back():
+    """Float initializers of If branches and Loop bodies: Parameters under their ONNX names, with gradients from
+    the iterations or branch taken, and to_onnx writes their trained values into the subgraphs."""
+    then_g = helper.make_graph([helper.make_node("MatMul", ["x", "w_then"], ["o"])], "then", [], [_vi("o")],
+                               [numpy_helper.from_array(rng.standard_normal((3, 3)).astype(np.float32), "w_then")])
+    else_g = helper.make_graph([helper.make_node("Add", ["x", "b_else"], ["o"])], "else", [], [_vi("o")],
+                               [numpy_helper.from_array(np.float32([1, 2, 3]), "b_else")])
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Mul", ["v_in", "s_body"], ["v_out"])],
+        "body", [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", ["N", 3])],
+        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", ["N", 3])],
+        [numpy_helper.from_array(np.float32([0.5, 1.5, -1.0]), "s_body")])
+    nodes = [helper.make_node("If", ["c"], ["h"], then_branch=then_g, else_branch=else_g),
+             helper.make_node("Loop", ["n", "", "h"], ["y"], body=body)]
+    model = _model(nodes, [_vi("x", ["N", 3]), _vi("c", [], TensorProto.BOOL), _vi("n", [], TensorProto.INT64)],
+                   [_vi("y")], opset=13)
+    m = import_onnx(model)
+    assert sorted(n for n, _ in m.named_parameters()) == ["b_else", "s_body", "w_then"]
+    x, two = rng.standard_normal((4, 3)).astype(np.float32), np.int64(2)                 # two loop iterations
+    feeds = {"x": x, "c": np.array(True), "n": np.array(2, np.int64)}
+    ref = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_allclose(m(x, np.array(True), two).numpy(), ref, rtol=1e-5, atol=1e-6)
+
+    opt = ac.optim.SGD(m.parameters(), lr=0.1)
+    loss = (m(x, np.array(True), two) ** 2).mean()
+    loss.backward()
+    p = dict(m.named_parameters())
+    assert p["w_then"].grad is not None and p["s_body"].grad is not None and p["b_else"].grad is None
+    before = {n: t.numpy().copy() for n, t in p.items()}
+    opt.step()
+    assert not np.allclose(p["w_then"].numpy(), before["w_then"]) and np.array_equal(p["b_else"].numpy(),
+                                                                                       before["b_else"])
+    assert (m(x, np.array(True), two) ** 2).mean().item() < loss.item()
+
+    tuned = m.to_onnx()
+    for c in (True, False):
+        feeds["c"] = np.array(c)
+        got = ort.InferenceSession(tuned.SerializeToString()).run(None, feeds)[0]
+        np.testing.assert_allclose(got, m(x, np.array(c), two).numpy(), rtol=1e-5, atol=1e-6)
+    again = import_onnx(tuned)
+    for n, t in again.named_parameters():
+        np.testing.assert_array_equal(t.numpy(), p[n].numpy())
+    assert {"w_then", "b_else", "s_body"} <= set(m.state_dict())
