@@ -110,6 +110,17 @@ def unroll_grid(xp, x, groups, out_shape, kernel, dilation):
     return xp.ascontiguousarray(view).reshape(groups, -1, n * length)
 
 
+def on_grid(xp, a, positions):
+    """a (..., *O) copied into the first O positions of a new (..., *positions) grid array, the wrapped positions
+    zero (a gradient for `unroll_grid`'s columns)."""
+    nd = len(positions)
+    out = xp.empty(a.shape[:-nd] + tuple(positions), dtype=a.dtype)
+    out[(...,) + tuple(slice(m) for m in a.shape[-nd:])] = a
+    for i in range(1, nd):  # (the first dim has no wrapped positions)
+        out[(...,) + (slice(None),) * i + (slice(a.shape[-nd + i], None),) + (slice(None),) * (nd - 1 - i)] = 0
+    return out
+
+
 def fold(cols, image, out_shape, kernel, stride, dilation):
     """The adjoint of `unroll`: add cols (C, K, n, P) into image (n, C, *S), the padded input's shape, in place:
     one strided slice per kernel offset (a loop over offsets, never over elements)."""
@@ -269,13 +280,7 @@ class Conv(Op):
                          kernel, self.stride, self.dilation)
                 continue
             dyc = xp.moveaxis(dy[chunk].reshape((-1, g, og) + s.out_shape), 0, 2)   # (G, O/G, n, *O), a view
-            if grid:                                          # the wrapped positions get no gradient
-                buf = xp.empty(dyc.shape[:3] + positions, dtype=dy.dtype)
-                buf[(...,) + tuple(slice(m) for m in s.out_shape)] = dyc
-                for i in range(1, len(positions)):                                  # the wrapped columns
-                    buf[(slice(None),) * (3 + i) + (slice(s.out_shape[i], None),)] = 0
-            else:
-                buf = xp.ascontiguousarray(dyc)
+            buf = on_grid(xp, dyc, positions) if grid else xp.ascontiguousarray(dyc)  # (G, O/G, n, *X)
             dyc = buf.reshape(g, og, -1)                                            # (G, O/G, n*X)
             if dw is not None:
                 dw += (cols @ dyc.swapaxes(1, 2)).swapaxes(1, 2)  # (G, O/G, C/G*K); BLAS is faster this way round
