@@ -521,16 +521,18 @@ def import_onnx(model, *, base_dir=None):
     graph.steps = compiled.steps
     compiler.plan_frees()
     _inline_external(proto, compiler)
-    for name, arr in compiler.sub_params.items():  # (ONNX names are unique across a model and its subgraphs)
-        if name not in kinds:  # the proto keeps their data: ops run by their function body read subgraph protos
-            params[name], kinds[name] = arr, "parameter"
+    # (ONNX names are unique across a model and its subgraphs; a file that reuses a name keeps that one constant)
+    trained = [name for name in compiler.sub_params if name not in kinds]
+    for name in trained:  # the proto keeps their data: ops run by their function body read subgraph protos
+        params[name], kinds[name] = compiler.sub_params[name], "parameter"
     # Cleared fields stay in protobuf's arena until the message goes: keep a fresh copy of what is left (names,
     # types, nodes), so the initializers' bytes read from the file are released here.
     slim = onnx.ModelProto()
     slim.CopyFrom(proto)
     module = OnnxModule(slim, graph, params, buffers, kinds)
+    trained = set(trained)
     for g, name in compiler.sub_slots:  # the subgraphs read the module's Parameters, which train and move
-        if kinds.get(name) == "parameter":
+        if name in trained:
             g.consts[name] = module._parameters[name]
     return module
 

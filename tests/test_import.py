@@ -325,3 +325,19 @@ def test_weights_inside_subgraphs_are_parameters_that_train_and_are_written_back
     for n, t in again.named_parameters():
         np.testing.assert_array_equal(t.numpy(), p[n].numpy())
     assert {"w_then", "b_else", "s_body"} <= set(m.state_dict())
+
+
+def test_a_subgraph_initializer_reusing_an_outer_name_keeps_its_own_value():
+    """ONNX names are unique across subgraphs; a file that breaks that rule must not read the outer Parameter."""
+    inner = np.float32([10, 20, 30])
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [_vi("o")],
+                               [numpy_helper.from_array(inner, "w")])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [_vi("o")])
+    nodes = [helper.make_node("Add", ["x0", "w"], ["x"]),
+             helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    outer = np.float32([1, 2, 3])
+    m = import_onnx(_model(nodes, [_vi("x0", [3]), _vi("c", [], TensorProto.BOOL)], [_vi("y")],
+                           [numpy_helper.from_array(outer, "w")], opset=13))
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    x0 = np.float32([1, 1, 1])
+    np.testing.assert_allclose(m(x0, np.array(True)).numpy(), (x0 + outer) * inner)
