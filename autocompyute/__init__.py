@@ -7,6 +7,7 @@ from .errors import (  # noqa: F401
     AutoCompyuteError, DeviceError, DTypeError, GraphError, IndexOutOfRangeError, ShapeError, StateDictError,
 )
 from .functional import *  # noqa: F401,F403
+from .parallel import get_num_threads, set_num_threads  # noqa: F401
 from .tensor import (  # noqa: F401
     Tensor, arange, empty, eye, full, full_like, manual_seed, ones, ones_like, rand, rand_like, randint, randint_like,
     randn, randn_like, tensor, zeros, zeros_like,

@@ -159,17 +159,18 @@ def rng(device="cpu"):
 _MAXIMUM_ROW = 1 << 14
 
 
-def maximum_scalar(xp, x, value):
-    """max(x, value) elementwise, NaN kept (ReLU is maximum_scalar(xp, x, 0)), as one new array."""
+def maximum_scalar(xp, x, value, out=None):
+    """max(x, value) elementwise, NaN kept (ReLU is maximum_scalar(xp, x, 0)), into `out` or a new array."""
     if xp is not np or x.size < _MAXIMUM_ROW or not (x.flags.c_contiguous or x.flags.f_contiguous):
-        return xp.maximum(x, value)
+        return xp.maximum(x, value, out=out)
     if not x.flags.c_contiguous:
-        return maximum_scalar(xp, x.T, value).T
+        return maximum_scalar(xp, x.T, value, None if out is None else out.T).T
     row = np.full(_MAXIMUM_ROW, value, dtype=x.dtype)
-    flat, out = x.reshape(-1), np.empty(x.shape, dtype=x.dtype)
+    out = np.empty(x.shape, dtype=x.dtype) if out is None else out
+    flat, flat_out = x.reshape(-1), out.reshape(-1)  # (out: contiguous like x)
     whole = flat.size - flat.size % _MAXIMUM_ROW
-    np.maximum(flat[:whole].reshape(-1, _MAXIMUM_ROW), row, out=out.reshape(-1)[:whole].reshape(-1, _MAXIMUM_ROW))
-    np.maximum(flat[whole:], row[:flat.size - whole], out=out.reshape(-1)[whole:])
+    np.maximum(flat[:whole].reshape(-1, _MAXIMUM_ROW), row, out=flat_out[:whole].reshape(-1, _MAXIMUM_ROW))
+    np.maximum(flat[whole:], row[:flat.size - whole], out=flat_out[whole:])
     return out
 
 

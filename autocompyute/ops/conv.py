@@ -20,6 +20,7 @@ import math
 
 from .. import backends
 from ..errors import ShapeError
+from ..parallel import get_num_threads, parallel_for
 from .base import Op
 
 
@@ -72,8 +73,9 @@ CHUNK_BYTES = 1 << 20
 
 
 def batch_chunks(n, bytes_per_sample):
-    """Slices of a batch of n whose unrolled windows take about CHUNK_BYTES each (at least one sample)."""
-    step = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    """Slices of a batch of n whose unrolled windows take about CHUNK_BYTES each (at least one sample), and at
+    least as many as there are intra-op threads to share them."""
+    step = max(1, min(CHUNK_BYTES // max(1, bytes_per_sample), -(-n // get_num_threads())))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -213,23 +215,29 @@ class Conv(Op):
         positions = grid_shape(out_shape, xpad.shape[2:]) if mode == "grid" else out_shape
         y = xp.empty((n, g, o // g) + out_shape, dtype=xp.result_type(x.dtype, w.dtype))
         bias = None if b is None else b.reshape((g, o // g) + (1,) * nd)
-        for chunk in batch_chunks(n, x.shape[1] * math.prod(kernel) * math.prod(positions) * x.itemsize):
-            if mode == "grid":
-                cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (G, C/G*K, n*R)
-            else:
-                cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (G, C/G*K, n*P)
-            if mode == "per_sample":
-                yc = y[chunk]
-                xp.matmul(wg, per_sample(cols, len(yc)), out=yc.reshape(yc.shape[:3] + (-1,)))  # (n, G, O/G, P)
-                if bias is not None:
-                    yc += bias
-                continue
-            r = (wg @ cols).reshape((g, o // g, -1) + positions)                    # (G, O/G, n, *positions)
-            r = xp.moveaxis(r[(...,) + tuple(slice(m) for m in out_shape)], 2, 0)   # (n, G, O/G, *O), a view
-            if bias is None:
-                y[chunk] = r
-            else:
-                xp.add(r, bias, out=y[chunk])
+        per_sample_cols = x.shape[1] * math.prod(kernel) * math.prod(positions)
+        chunks = batch_chunks(n, per_sample_cols * x.itemsize)
+
+        def run(part):  # the chunks `part`, in intra-op threads when there are several
+            for chunk in chunks[part]:
+                if mode == "grid":
+                    cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (G, C/G*K, n*R)
+                else:
+                    cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (G, C/G*K, n*P)
+                if mode == "per_sample":
+                    yc = y[chunk]
+                    xp.matmul(wg, per_sample(cols, len(yc)), out=yc.reshape(yc.shape[:3] + (-1,)))  # (n, G, O/G, P)
+                    if bias is not None:
+                        yc += bias
+                    continue
+                r = (wg @ cols).reshape((g, o // g, -1) + positions)                # (G, O/G, n, *positions)
+                r = xp.moveaxis(r[(...,) + tuple(slice(m) for m in out_shape)], 2, 0)  # (n, G, O/G, *O), a view
+                if bias is None:
+                    y[chunk] = r
+                else:
+                    xp.add(r, bias, out=y[chunk])
+
+        parallel_for(xp, len(chunks), run, n * per_sample_cols)
         # the padded input, not its unrolled windows: the backward unrolls it again, chunk by chunk
         self.save(xpad=xpad, pads=pads, padded_shape=xpad.shape, out_shape=out_shape, mode=mode)
         return y.reshape((n, o) + out_shape)                                        # (N, O, *O)
@@ -258,38 +266,51 @@ class Conv(Op):
         og = w.shape[0] // g
         wg = w.reshape(g, og, -1)                                                   # (G, O/G, C/G*K)
         db = bias_grad(xp, dy) if s.has_bias else None
-        dw = xp.zeros(wg.shape, dtype=dy.dtype) if _needs_grad(self, 1) else None
+        need_dw = _needs_grad(self, 1)
         dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if _needs_grad(self, 0) else None  # (N, C, *padded S)
         xpad = s.xpad
         grid = s.mode == "grid"
         positions = grid_shape(s.out_shape, s.padded_shape[2:]) if grid else s.out_shape
         c, k = w.shape[1] * g, math.prod(kernel)
-        for chunk in batch_chunks(n, c * k * math.prod(positions) * dy.itemsize):
-            if dw is not None:
-                if grid:
-                    cols = unroll_grid(xp, xpad[chunk], g, s.out_shape, kernel, self.dilation)
-                else:
-                    cols = unroll(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
-            if s.mode == "per_sample":                        # dy as it is: a (O/G, P) matrix per sample and group
-                dys = dy[chunk].reshape(-1, g, og, math.prod(positions))                # (n, G, O/G, P), a view
+        chunks = batch_chunks(n, c * k * math.prod(positions) * dy.itemsize)
+        partial_dw = {}  # each part's weight gradient, summed in order below
+
+        def run(part):  # the chunks `part`, in intra-op threads when there are several
+            dw = xp.zeros(wg.shape, dtype=dy.dtype) if need_dw else None
+            for chunk in chunks[part]:
                 if dw is not None:
-                    dw += (dys @ per_sample(cols, len(dys)).swapaxes(-1, -2)).sum(axis=0)
+                    if grid:
+                        cols = unroll_grid(xp, xpad[chunk], g, s.out_shape, kernel, self.dilation)
+                    else:
+                        cols = unroll(xp, xpad[chunk], g, s.out_shape, kernel, self.stride, self.dilation)
+                if s.mode == "per_sample":                    # dy as it is: a (O/G, P) matrix per sample and group
+                    dys = dy[chunk].reshape(-1, g, og, math.prod(positions))            # (n, G, O/G, P), a view
+                    if dw is not None:
+                        dw += (dys @ per_sample(cols, len(dys)).swapaxes(-1, -2)).sum(axis=0)
+                    if dx is not None:
+                        dcols = outer_or_gemm(wg.swapaxes(1, 2), dys)               # (n, G, C/G*K, P)
+                        fold(dcols.reshape(-1, c, k, dcols.shape[-1]).transpose(1, 2, 0, 3), dx[chunk],
+                             s.out_shape, kernel, self.stride, self.dilation)
+                    continue
+                dyc = xp.moveaxis(dy[chunk].reshape((-1, g, og) + s.out_shape), 0, 2)  # (G, O/G, n, *O), a view
+                buf = on_grid(xp, dyc, positions) if grid else xp.ascontiguousarray(dyc)  # (G, O/G, n, *X)
+                dyc = buf.reshape(g, og, -1)                                        # (G, O/G, n*X)
+                if dw is not None:
+                    dw += (cols @ dyc.swapaxes(1, 2)).swapaxes(1, 2)  # (G, O/G, C/G*K); faster this way round
                 if dx is not None:
-                    dcols = outer_or_gemm(wg.swapaxes(1, 2), dys)                   # (n, G, C/G*K, P)
-                    fold(dcols.reshape(-1, c, k, dcols.shape[-1]).transpose(1, 2, 0, 3), dx[chunk], s.out_shape,
-                         kernel, self.stride, self.dilation)
-                continue
-            dyc = xp.moveaxis(dy[chunk].reshape((-1, g, og) + s.out_shape), 0, 2)   # (G, O/G, n, *O), a view
-            buf = on_grid(xp, dyc, positions) if grid else xp.ascontiguousarray(dyc)  # (G, O/G, n, *X)
-            dyc = buf.reshape(g, og, -1)                                            # (G, O/G, n*X)
-            if dw is not None:
-                dw += (cols @ dyc.swapaxes(1, 2)).swapaxes(1, 2)  # (G, O/G, C/G*K); BLAS is faster this way round
-            if dx is not None:
-                dcols = outer_or_gemm(wg.swapaxes(1, 2), dyc).reshape(c, k, -1, math.prod(positions))  # (C, K, n, X)
-                if grid:
-                    fold_grid(dcols, dx[chunk], kernel, self.dilation)
-                else:
-                    fold(dcols, dx[chunk], s.out_shape, kernel, self.stride, self.dilation)
+                    dcols = outer_or_gemm(wg.swapaxes(1, 2), dyc).reshape(c, k, -1, math.prod(positions))
+                    if grid:                                                        # dcols: (C, K, n, X)
+                        fold_grid(dcols, dx[chunk], kernel, self.dilation)
+                    else:
+                        fold(dcols, dx[chunk], s.out_shape, kernel, self.stride, self.dilation)
+            partial_dw[part.start] = dw
+
+        parallel_for(xp, len(chunks), run, n * c * k * math.prod(positions))
+        dw = None
+        if need_dw:
+            dw = partial_dw.pop(0)
+            for start in sorted(partial_dw):
+                dw += partial_dw[start]
         dw = None if dw is None else dw.reshape(w.shape)
         dx = None if dx is None else crop(dx, s.pads)
         return dx, dw, db
@@ -370,7 +391,7 @@ class MaxPool(Op):
     return_indices (a second, integer output: flat positions in each input plane, as PyTorch gives them).
     The forward is a running maximum over the kernel offsets, one spatial dim at a time (one strided view per
     offset along that dim); which offset won (the first one at ties) is found again in the backward over the
-    window's views, so the forward keeps no index array."""
+    window's views, so the forward keeps no index array. Both split the batch over the intra-op threads."""
 
     def forward(self, x):
         xp, nd = self.xp, len(self.kernel_size)
@@ -379,14 +400,8 @@ class MaxPool(Op):
                                         self.ceil_mode)
         low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = pad(xp, x, pads, low)
-        y = xpad
-        for i, (k, st, d, o) in enumerate(zip(self.kernel_size, self.stride, self.dilation, out_shape)):
-            # one spatial dim at a time: a window's max is the max along dim i of the maxima along the dims before
-            lead = (slice(None),) * (y.ndim - nd + i)
-            rows = [y[lead + (slice(j * d, j * d + st * (o - 1) + 1, st),)] for j in range(k)]
-            y = rows[0].copy() if k == 1 else xp.maximum(rows[0], rows[1])  # NaN propagates, as in PyTorch
-            for row in rows[2:]:
-                xp.maximum(y, row, out=y)                                   # (..., *O[:i+1], *S[i+1:])
+        y = xp.empty(x.shape[:-nd] + out_shape, dtype=x.dtype)
+        parallel_for(xp, len(y), lambda part: self._running_max(xpad[part], y[part], out_shape), xpad.size)
         slices = list(kernel_slices(out_shape, self.kernel_size, self.stride, self.dilation))
         self.save(xpad=xpad, y=y, slices=slices, pads=pads)
         if not self.return_indices:
@@ -395,6 +410,22 @@ class MaxPool(Op):
         for i, hit in enumerate(self._winners(xpad, y, slices)):
             idx[hit] = i
         return y, self._input_indices(idx, spatial, out_shape, pads)
+
+    def _running_max(self, xpad, out, out_shape):
+        """out[...] = the window maxima of xpad, one spatial dim at a time: a window's max is the max along dim i of
+        the maxima along the dims before it (one strided view per kernel offset along dim i)."""
+        xp, nd, y = self.xp, len(out_shape), xpad
+        for i, (k, st, d, o) in enumerate(zip(self.kernel_size, self.stride, self.dilation, out_shape)):
+            lead = (slice(None),) * (y.ndim - nd + i)
+            rows = [y[lead + (slice(j * d, j * d + st * (o - 1) + 1, st),)] for j in range(k)]
+            dest = out if i == nd - 1 else xp.empty(rows[0].shape, dtype=out.dtype)  # (..., *O[:i+1], *S[i+1:])
+            if k == 1:
+                dest[...] = rows[0]
+            else:
+                xp.maximum(rows[0], rows[1], out=dest)                      # NaN propagates, as in PyTorch
+            for row in rows[2:]:
+                xp.maximum(dest, row, out=dest)
+            y = dest
 
     def _winners(self, xpad, y, slices):
         """For each kernel offset: where it holds the window's maximum and no earlier offset did (bool (..., *O))."""
@@ -425,11 +456,15 @@ class MaxPool(Op):
         tiled = all(st == k and d == 1 and o * k == size for st, k, d, o, size in
                     zip(self.stride, self.kernel_size, self.dilation, dy.shape[-nd:], s.xpad.shape[-nd:]))
         dx = (xp.empty if tiled else xp.zeros)(s.xpad.shape, dtype=dy.dtype)
-        for target, hit in zip(s.slices, self._winners(s.xpad, s.y, s.slices)):
-            if tiled:
-                xp.multiply(dy, hit, out=dx[target])
-            else:
-                dx[target] += dy * hit
+
+        def route(part):  # the gradient of a part of the batch (the leading dim) to its windows' winners
+            for target, hit in zip(s.slices, self._winners(s.xpad[part], s.y[part], s.slices)):
+                if tiled:
+                    xp.multiply(dy[part], hit, out=dx[part][target])
+                else:
+                    dx[part][target] += dy[part] * hit
+
+        parallel_for(xp, len(dx), route, dx.size * len(s.slices))
         return (crop(dx, s.pads),)
 
 

@@ -2,6 +2,7 @@
 import math
 
 from .. import backends
+from ..parallel import parallel_for
 from ..dtypes import as_dtype
 from .base import Op
 
@@ -117,13 +118,28 @@ class Sigmoid(Op):
 
 
 class Relu(Op):
+    """max(x, 0); contiguous arrays are split over the intra-op threads."""
     def forward(self, x):
+        xp = self.xp
         if self.needs_grad:
             self.save(mask=x > 0)
-        return backends.maximum_scalar(self.xp, x, 0)
+        if not x.flags.c_contiguous:
+            return backends.maximum_scalar(xp, x, 0)
+        y = xp.empty_like(x)
+        flat, flat_y = x.reshape(-1), y.reshape(-1)
+        parallel_for(xp, flat.size, lambda part: backends.maximum_scalar(xp, flat[part], 0, out=flat_y[part]),
+                     flat.size)
+        return y
 
     def backward(self, dy):
-        return (dy * self.saved.mask,)
+        xp, mask = self.xp, self.saved.mask
+        if not dy.flags.c_contiguous:
+            return (dy * mask,)
+        dx = xp.empty(dy.shape, dtype=dy.dtype)
+        flat, flat_mask, flat_dx = dy.reshape(-1), mask.reshape(-1), dx.reshape(-1)
+        parallel_for(xp, flat.size, lambda part: xp.multiply(flat[part], flat_mask[part], out=flat_dx[part]),
+                     flat.size)
+        return (dx,)
 
 
 class LeakyRelu(Op):

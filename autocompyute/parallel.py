@@ -1,0 +1,93 @@
+"""Intra-op threads: convolution, pooling and ReLU split over the batch, Linear's GEMMs over their output columns.
+
+numpy runs its ufuncs and copies on the calling thread, but releases the GIL while they loop, so disjoint parts of
+a batch can run in a few threads at once. This pays only while numpy's BLAS is single-threaded: a multi-threaded
+OpenBLAS keeps its idle threads spinning for about 0.1 s after every GEMM, on the cores these threads would use.
+So it is opt-in: set OPENBLAS_NUM_THREADS=1 (before numpy is imported) and `set_num_threads(n)` or
+AUTOCOMPYUTE_NUM_THREADS=n; the default is 1 thread, everything on the calling thread.
+
+Results do not depend on the thread count, except that a weight gradient summed over the batch is summed part by
+part (the same values up to float rounding).
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+# below this many elements per part, a thread costs more than it saves
+MIN_ELEMENTS_PER_THREAD = 1 << 16
+
+_threads = None
+_executor = None
+
+
+def get_num_threads():
+    """How many threads `parallel_for` uses at most, the calling thread included (default 1, or
+    AUTOCOMPYUTE_NUM_THREADS)."""
+    global _threads
+    if _threads is None:
+        value = os.environ.get("AUTOCOMPYUTE_NUM_THREADS", "")
+        _threads = int(value) if value.isdigit() and int(value) > 0 else 1
+    return _threads
+
+
+def set_num_threads(n):
+    """Use at most n threads (n >= 1) for intra-op work; 1 runs everything on the calling thread."""
+    global _threads, _executor
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+    _threads = n
+    if _executor is not None:
+        _executor.shutdown(wait=True)
+        _executor = None
+
+
+def _forget_executor():
+    global _executor
+    _executor = None  # a forked child has none of the parent's worker threads
+
+
+os.register_at_fork(after_in_child=_forget_executor)
+
+
+def parts(n, elements):
+    """How many parts a loop over n items touching `elements` elements in all should be split into."""
+    return max(1, min(get_num_threads(), n, elements // MIN_ELEMENTS_PER_THREAD))
+
+
+def parallel_for(xp, n, fn, elements):
+    """Call fn(part) for disjoint slices `part` covering range(n): in up to get_num_threads() threads when the
+    arrays are numpy's and there are enough `elements` (touched by the whole loop) to share, else once with
+    slice(0, n). Waits for every part; an exception raised by a part is raised here."""
+    global _executor
+    k = parts(n, elements) if xp is np else 1
+    if k == 1:
+        fn(slice(0, n))
+        return
+    bounds = [i * n // k for i in range(k + 1)]
+    pieces = [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(get_num_threads() - 1, thread_name_prefix="autocompyute")
+    futures = [_executor.submit(fn, piece) for piece in pieces[1:]]
+    try:
+        fn(pieces[0])  # the calling thread takes the first part
+    finally:
+        errors = [f.exception() for f in futures]  # waits for all: no part still writes after we return
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def matmul(xp, a, b):
+    """a (M, K) @ b (K, N) with its N output columns split over the intra-op threads when the product is large
+    (a weight split by columns is packed once, half by each thread, where a split by rows would pack all of it
+    twice). Each output element is the same dot product as in one GEMM."""
+    m, n = a.shape[0], b.shape[1]
+    work = m * a.shape[1] * n // 64  # (about 8 M multiply-adds make two parts: below, a thread costs too much)
+    if xp is not np or parts(n, work) == 1:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a.dtype, b.dtype))
+    parallel_for(xp, n, lambda part: np.matmul(a, b[:, part], out=out[:, part]), work)
+    return out
+

@@ -1,0 +1,136 @@
+"""autocompyute.parallel: intra-op threads give the results of one pass, and errors come back."""
+import threading
+
+import numpy as np
+import pytest
+
+import autocompyute as ac
+import autocompyute.nn.functional as F
+from autocompyute import parallel
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """Split everything, however small, over 3 threads; back to the previous setting afterwards."""
+    before = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS_PER_THREAD", 1)
+    parallel.set_num_threads(3)
+    yield
+    parallel.set_num_threads(before)
+
+
+def test_one_thread_runs_everything_on_the_calling_thread():
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(1)
+    try:
+        calls = []
+        parallel.parallel_for(np, 8, lambda part: calls.append((part, threading.current_thread())), 1 << 30)
+        assert calls == [(slice(0, 8), threading.current_thread())]
+        with pytest.raises(ValueError, match="at least 1"):
+            parallel.set_num_threads(0)
+    finally:
+        parallel.set_num_threads(before)
+
+
+def test_the_default_is_one_thread_or_the_environment(monkeypatch):
+    before = parallel._threads
+    try:
+        monkeypatch.delenv("AUTOCOMPYUTE_NUM_THREADS", raising=False)
+        parallel._threads = None
+        assert parallel.get_num_threads() == 1
+        monkeypatch.setenv("AUTOCOMPYUTE_NUM_THREADS", "3")
+        parallel._threads = None
+        assert parallel.get_num_threads() == 3
+    finally:
+        parallel._threads = before
+
+
+def test_parts_cover_the_range_once_and_run_in_several_threads(threads):
+    seen, names = [], set()
+
+    def fn(part):
+        seen.extend(range(part.start, part.stop))
+        names.add(threading.current_thread().name)
+
+    parallel.parallel_for(np, 10, fn, 10)
+    assert sorted(seen) == list(range(10))
+    assert threading.current_thread().name in names and len(names) >= 2  # the caller and the pool's workers
+
+
+def test_small_work_stays_on_the_calling_thread(threads, monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS_PER_THREAD", 1000)
+    calls = []
+    parallel.parallel_for(np, 8, lambda part: calls.append((part, threading.current_thread())), 1500)
+    assert calls == [(slice(0, 8), threading.current_thread())]
+
+
+def test_an_error_in_a_part_is_raised_after_every_part_finished(threads):
+    done = []
+
+    def fn(part):
+        if part.start == 0:
+            raise ValueError("part zero")
+        done.append(part.start)
+
+    with pytest.raises(ValueError, match="part zero"):
+        parallel.parallel_for(np, 9, fn, 9)
+    assert sorted(done) == [3, 6]
+
+    def fail_late(part):
+        if part.start:
+            raise KeyError(part.start)
+
+    with pytest.raises(KeyError):
+        parallel.parallel_for(np, 9, fail_late, 9)
+
+
+def _results():
+    """Outputs and gradients of max pooling (tiled, overlapping, with ties), ReLU and convolutions in every mode."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((7, 3, 8, 9))
+    x[:, :, :2, :2] = 0.5  # ties: the gradient goes to the first maximum
+    out = []
+    ops = [lambda t: F.max_pool2d(t, 2), lambda t: F.max_pool2d(t, 3, stride=2, padding=1), F.relu]
+    w = rng.standard_normal((4, 3, 3, 3))
+    w_few = rng.standard_normal((12, 1, 2, 2))                      # fewer weights per output: a GEMM per sample
+    for kw in (dict(padding=1), dict(stride=2, padding=1)):
+        ops.append(lambda t, kw=kw: F.conv2d(t, ac.tensor(w, requires_grad=True), **kw))
+    ops.append(lambda t: F.conv2d(t[:, :1], ac.tensor(w_few), padding=1))
+    for op in ops:
+        t = ac.tensor(x, requires_grad=True)
+        y = op(t)
+        (y * ac.tensor(rng.standard_normal(y.shape))).sum().backward()
+        out += [y.numpy(), t.grad]
+    wt = ac.tensor(w, requires_grad=True)
+    F.conv2d(ac.tensor(x), wt, padding=1).sum().backward()
+    out.append(wt.grad)
+    return out
+
+
+def test_pooling_relu_and_convolution_give_the_same_results_in_threads(threads):
+    parallel.set_num_threads(1)
+    serial = _results()
+    parallel.set_num_threads(3)
+    threaded = _results()
+    for a, b in zip(serial[:-1], threaded[:-1]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(serial[-1], threaded[-1], rtol=1e-12)  # a weight gradient: summed part by part
+
+
+def _linear_results():
+    ac.manual_seed(0)
+    layer = ac.nn.Linear(6, 5).double()
+    x = ac.tensor(np.random.default_rng(1).standard_normal((7, 3, 6)), requires_grad=True)
+    y = layer(x)
+    (y * y).sum().backward()
+    return [y.numpy(), x.grad, layer.weight.grad, layer.bias.grad]
+
+
+def test_linear_gives_the_same_results_in_threads(threads):
+    parallel.set_num_threads(1)
+    serial = _linear_results()
+    parallel.set_num_threads(3)
+    threaded = _linear_results()
+    for a, b in zip(serial, threaded):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)  # the same dot products, by column blocks
+
