@@ -1,7 +1,6 @@
 """Fused affine layers: `Linear` (y = x @ W.T + b) and `Embedding` (a row gather)."""
 from .. import backends, parallel
 from ..errors import DTypeError, check_indices, shape_error
-from ..parallel import get_num_threads
 from .base import Op
 
 
@@ -12,7 +11,7 @@ class Linear(Op):
     """
     def forward(self, x, w, b=None):
         x2 = x.reshape(-1, x.shape[-1])           # (M, in)
-        if get_num_threads() > 1:                   # (M, out), its columns split over the intra-op threads
+        if parallel.get_num_threads() > 1:          # (M, out), its columns split over the intra-op threads
             y = parallel.matmul(self.xp, x2, w.T)
         elif x.ndim == 2 and not self.needs_grad:
             # inference: BLAS runs the product about 10% faster as W @ x.T, and the Fortran-ordered y it gives is
