@@ -132,22 +132,26 @@ class _BatchNorm(Module):
             self.running_var.data = self.running_var.xp.ones_like(self.running_var.data)
             self.num_batches_tracked.data = self.num_batches_tracked.xp.zeros_like(self.num_batches_tracked.data)
 
-    def forward(self, x):
+    def _check_input(self, x):
         if x.ndim not in self._expected_ndim:
             from ..errors import shape_error
-            raise shape_error(type(self).__name__, x.shape, why=f"expected {self._expected_ndim[0]}-D or "
-                                                                 f"{self._expected_ndim[-1]}-D input")
-        use_batch_stats = self.training or not self.track_running_stats
+            dims = " or ".join(f"{n}-D" for n in self._expected_ndim)
+            raise shape_error(type(self).__name__, x.shape, why=f"expected {dims} input")
+
+    def forward(self, x):
+        self._check_input(x)
         factor = 0.0
         if self.training and self.track_running_stats:
             count = self.num_batches_tracked
             count.data = count.xp.asarray(count.data + 1)
-            n = int(count.data)
-            factor = 1.0 / n if self.momentum is None else self.momentum
-        track = self.training and self.track_running_stats
-        return F.batch_norm(x, self.running_mean if track or not use_batch_stats else None,
-                            self.running_var if track or not use_batch_stats else None,
-                            self.weight, self.bias, training=use_batch_stats, momentum=factor, eps=self.eps)
+            factor = 1.0 / int(count.data) if self.momentum is None else self.momentum
+        return F.batch_norm(x, *self._tracked_stats(), self.weight, self.bias,
+                            training=self.training or not self.track_running_stats, momentum=factor, eps=self.eps)
+
+    def _tracked_stats(self):
+        """(running_mean, running_var), or (None, None) when statistics are not tracked (even if the buffers are
+        there because track_running_stats was switched off after construction)."""
+        return (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -191,14 +195,9 @@ class InstanceNorm2d(_BatchNorm):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def forward(self, x):
-        if x.ndim != 4:
-            from ..errors import shape_error
-            raise shape_error("InstanceNorm2d", x.shape, why="expected 4-D input (N, C, H, W)")
-        use_input_stats = self.training or not self.track_running_stats
-        track = self.training and self.track_running_stats
-        return F.instance_norm(x, self.running_mean if track or not use_input_stats else None,
-                               self.running_var if track or not use_input_stats else None,
-                               self.weight, self.bias, use_input_stats, self.momentum, self.eps)
+        self._check_input(x)
+        return F.instance_norm(x, *self._tracked_stats(), self.weight, self.bias,
+                               self.training or not self.track_running_stats, self.momentum, self.eps)
 
 
 # ---- dropout, reshaping, identity ----
