@@ -32,7 +32,6 @@ from .ops.loss import (  # noqa: F401,E402
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss, nll_loss,
     smooth_l1_loss,
 )
-from .ops import rnn as _rnn  # noqa: F401,E402  (the recurrent Ops behind nn.RNN/LSTM/GRU)
 from .ops.attention import scaled_dot_product_attention  # noqa: F401,E402
 
 clip = clamp

@@ -4,9 +4,11 @@ from .base import Op
 
 def all_ops():
     """Every concrete Op class, found by walking the subclass tree (the completeness tests use this)."""
-    from . import binary, unary  # noqa: F401  (make sure every family is imported)
-    from . import index, linalg, movement, reduce  # noqa: F401
-    from .. import functional  # noqa: F401
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):  # make sure every family is imported
+        importlib.import_module(f"{__name__}.{module.name}")
 
     found, stack = [], [Op]
     while stack:

@@ -104,7 +104,8 @@ class RNN(Op):
             dh += dout[t]
             xp.multiply(dh, deriv[t], out=dpre[t])
             xp.matmul(dpre[t], s.w_hh, out=dh)
-        dx, dw_ih, dw_hh, *db = _weight_grads(self, [dpre], [dpre], s.x, s.h_prev, s.w_ih, s.n_biases)
+        dpre = [dpre]  # the same list for both: the hidden bias's gradient is then a copy, not a second sum
+        dx, dw_ih, dw_hh, *db = _weight_grads(self, dpre, dpre, s.x, s.h_prev, s.w_ih, s.n_biases)
         return (dx, dh, dw_ih, dw_hh, *db)
 
 
