@@ -25,6 +25,13 @@ class GraphError(AutoCompyuteError, RuntimeError):
     """Misuse of the autograd graph: backward through a freed graph, or from a non-scalar without a gradient."""
 
 
+def check_dim(d, ndim, op):
+    """One dimension index, negatives allowed, checked against `ndim` (a ShapeError naming `op` if out of range)."""
+    if not -ndim <= d < ndim:
+        raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+    return d % ndim
+
+
 def check_indices(xp, op, indices, size, what="index", allow=None):
     """Raise IndexOutOfRangeError unless every entry of the integer array `indices` is in [0, size); entries equal
     to `allow` (an ignore_index) are skipped."""

@@ -38,6 +38,11 @@ class Op:
     def backward(self, *dys):
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
+    def input_needs_grad(self, i):
+        """Whether the backward's gradient for input i is wanted (skip the work for a frozen weight, a first
+        layer's data)."""
+        return self.inputs[i].requires_grad
+
     @property
     def attrs(self):
         """The op's attributes, as passed to apply (what an exporter needs)."""

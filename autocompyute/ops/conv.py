@@ -166,11 +166,6 @@ def _unbatched(x, w):
     return x.ndim == w.ndim - 1
 
 
-def _needs_grad(op, i):
-    inputs = getattr(op, "inputs", None)
-    return inputs is None or (len(inputs) > i and inputs[i].requires_grad)
-
-
 # ---- convolution ----
 class Conv(Op):
     """y = conv(x, w) + b over len(stride) spatial dims. Attributes: stride, padding ((lo, hi) per dim),
@@ -203,11 +198,14 @@ class Conv(Op):
         wg = w.reshape(g, o // g, -1)                                               # (G, O/G, C/G*K)
         out_shape = tuple(out_size(s, k, st, d, lo + hi) for s, k, st, d, (lo, hi) in
                           zip(x.shape[2:], kernel, self.stride, self.dilation, self.padding))
-        # Few weights per output (C/G*K < O/G, a first layer on a 1-channel image, say): the output is the big array,
-        # and a GEMM per sample writes it in place, where one GEMM per chunk would write it twice (its product, then
-        # the move into (N, O, P) order). Otherwise one GEMM per chunk; with stride 1 on the grid, whose longer copy
-        # runs save more than its extra (wrapped) positions cost.
-        mode = "per_sample" if wg.shape[2] < wg.shape[1] else "grid" if all(st == 1 for st in self.stride) else "chunk"
+        # Few weights per output (C/G*K < O/G, a first layer on a 1-channel image, say): the output is the big
+        # array, and a GEMM per sample writes it in place, where one GEMM per chunk would write it twice (its
+        # product, then the move into (N, O, P) order). Otherwise one GEMM per chunk; with stride 1 on the grid,
+        # whose longer copy runs save more than its extra (wrapped) positions cost.
+        if wg.shape[2] < wg.shape[1]:
+            mode = "per_sample"
+        else:
+            mode = "grid" if all(st == 1 for st in self.stride) else "chunk"
         pads = list(self.padding)
         if mode == "grid" and nd > 1:
             pads[0] = (pads[0][0], pads[0][1] + 1)                                  # the spare row
@@ -221,12 +219,12 @@ class Conv(Op):
         def run(part):  # the chunks `part`, in intra-op threads when there are several
             for chunk in chunks[part]:
                 if mode == "grid":
-                    cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)      # (G, C/G*K, n*R)
-                else:
-                    cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)  # (G, C/G*K, n*P)
+                    cols = unroll_grid(xp, xpad[chunk], g, out_shape, kernel, self.dilation)  # (G, C/G*K, n*R)
+                else:                                                                       # (G, C/G*K, n*P)
+                    cols = unroll(xp, xpad[chunk], g, out_shape, kernel, self.stride, self.dilation)
                 if mode == "per_sample":
-                    yc = y[chunk]
-                    xp.matmul(wg, per_sample(cols, len(yc)), out=yc.reshape(yc.shape[:3] + (-1,)))  # (n, G, O/G, P)
+                    yc = y[chunk]                                                           # (n, G, O/G, *O)
+                    xp.matmul(wg, per_sample(cols, len(yc)), out=yc.reshape(yc.shape[:3] + (-1,)))
                     if bias is not None:
                         yc += bias
                     continue
@@ -255,9 +253,12 @@ class Conv(Op):
         s, w = self.saved, self.saved.w
         dy3 = dy.reshape(dy.shape[0], dy.shape[1], -1)                              # (N, O, P)
         w2 = w.reshape(w.shape[0], -1)                                              # (O, C)
-        dw = (dy3 @ s.x3.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape) if _needs_grad(self, 1) else None
+        dw = dx = None
+        if self.input_needs_grad(1):
+            dw = (dy3 @ s.x3.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
         db = bias_grad(self.xp, dy3) if s.has_bias else None
-        dx = (w2.T @ dy3).reshape((dy.shape[0], w2.shape[1]) + dy.shape[2:]) if _needs_grad(self, 0) else None
+        if self.input_needs_grad(0):
+            dx = (w2.T @ dy3).reshape((dy.shape[0], w2.shape[1]) + dy.shape[2:])
         return dx, dw, db
 
     def _backward_windows(self, dy):
@@ -266,8 +267,8 @@ class Conv(Op):
         og = w.shape[0] // g
         wg = w.reshape(g, og, -1)                                                   # (G, O/G, C/G*K)
         db = bias_grad(xp, dy) if s.has_bias else None
-        need_dw = _needs_grad(self, 1)
-        dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if _needs_grad(self, 0) else None  # (N, C, *padded S)
+        need_dw = self.input_needs_grad(1)
+        dx = xp.zeros(s.padded_shape, dtype=dy.dtype) if self.input_needs_grad(0) else None  # (N, C, *padded S)
         xpad = s.xpad
         grid = s.mode == "grid"
         positions = grid_shape(s.out_shape, s.padded_shape[2:]) if grid else s.out_shape
@@ -347,11 +348,11 @@ class ConvTranspose(Op):
         g, w, nd, n = self.groups, s.w, len(self.stride), dy.shape[0]
         dcols = unroll(xp, pad(xp, dy, self.padding), g, s.spatial, w.shape[2:], self.stride, self.dilation)
         dw = None                                                                   # dcols: (G, O/G*K, N*P)
-        if _needs_grad(self, 1):
+        if self.input_needs_grad(1):
             dw = (s.xt @ dcols.swapaxes(1, 2)).reshape(w.shape)                     # (G, C/G, O/G*K)
         db = bias_grad(xp, dy) if s.has_bias else None
         dx = None
-        if _needs_grad(self, 0):
+        if self.input_needs_grad(0):
             dxg = (w.reshape(g, w.shape[0] // g, -1) @ dcols).reshape((g, -1, n) + tuple(s.spatial))
             dx = xp.moveaxis(dxg, 2, 0).reshape((n, w.shape[0]) + tuple(s.spatial))  # (N, C, *S)
             if s.unbatched:
@@ -412,8 +413,8 @@ class MaxPool(Op):
         return y, self._input_indices(idx, spatial, out_shape, pads)
 
     def _running_max(self, xpad, out, out_shape):
-        """out[...] = the window maxima of xpad, one spatial dim at a time: a window's max is the max along dim i of
-        the maxima along the dims before it (one strided view per kernel offset along dim i)."""
+        """out[...] = the window maxima of xpad, one spatial dim at a time: a window's max is the max along dim i
+        of the maxima along the dims before it (one strided view per kernel offset along dim i)."""
         xp, nd, y = self.xp, len(out_shape), xpad
         for i, (k, st, d, o) in enumerate(zip(self.kernel_size, self.stride, self.dilation, out_shape)):
             lead = (slice(None),) * (y.ndim - nd + i)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backends
-from ..errors import ShapeError, check_indices, shape_error
+from ..errors import ShapeError, check_dim, check_indices, shape_error
 from .base import Op
 
 
@@ -104,9 +104,7 @@ def _check_index(op, x, dim, index, src=None):
     index = index if isinstance(index, Tensor) else Tensor(x.xp.asarray(index))
     if index.dtype.kind not in "iu":
         raise ShapeError(f"{op}: index must be an integer tensor, got {index.dtype}")
-    axis = dim % x.ndim if -x.ndim <= dim < x.ndim else None
-    if axis is None:
-        raise ShapeError(f"{op}: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+    axis = check_dim(dim, x.ndim, op)
     too_big = index.ndim != x.ndim or any(m > n for d, (m, n) in enumerate(zip(index.shape, x.shape)) if d != axis)
     if src is not None:
         too_big = too_big or index.ndim != src.ndim or any(m > n for m, n in zip(index.shape, src.shape))

@@ -30,8 +30,8 @@ class Linear(Op):
         dy2 = dy.reshape(-1, w.shape[0])            # (M, out)
         # skip the GEMMs nobody needs: the input of a first layer, a frozen weight
         xp = self.xp
-        dx = parallel.matmul(xp, dy2, w).reshape(self.saved.x_shape) if self.inputs[0].requires_grad else None
-        dw = parallel.matmul(xp, dy2.T, x2) if self.inputs[1].requires_grad else None       # (out, in)
+        dx = parallel.matmul(xp, dy2, w).reshape(self.saved.x_shape) if self.input_needs_grad(0) else None
+        dw = parallel.matmul(xp, dy2.T, x2) if self.input_needs_grad(1) else None       # (out, in)
         if self.has_bias:
             return dx, dw, dy2.sum(axis=0)
         return dx, dw

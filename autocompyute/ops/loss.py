@@ -1,4 +1,6 @@
 """Fused losses with hand-written backward passes and PyTorch's semantics (reductions "none", "mean", "sum")."""
+import math
+
 from ..errors import DTypeError, check_indices, shape_error
 from .base import Op
 from .unary import _sigmoid, _softplus
@@ -19,10 +21,7 @@ def _grad_of_reduction(xp, dy, shape, reduction, divisor=None):
     """d(reduced loss)/d(elementwise loss), broadcast to the elementwise loss's `shape`."""
     if reduction == "none":
         return dy
-    count = 1
-    for n in shape:
-        count *= n
-    scale = 1 if reduction == "sum" else 1 / (count if divisor is None else divisor)
+    scale = 1 if reduction == "sum" else 1 / (math.prod(shape) if divisor is None else divisor)
     return xp.broadcast_to(dy * scale, shape)
 
 

@@ -1,22 +1,16 @@
 """Ops that move values around without arithmetic: reshapes, transposes, joins and splits, padding, flips,
 repeats, triangles, gathers and scatters."""
+import itertools
 import math
 
 from .. import backends
-from ..errors import ShapeError, shape_error
+from ..errors import ShapeError, check_dim, shape_error
 from .base import Op
-
-
-def _dim(d, ndim, op):
-    """One dimension index, negatives allowed, checked against `ndim`."""
-    if not -ndim <= d < ndim:
-        raise ShapeError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
-    return d % ndim
 
 
 def _dims(dims, ndim, op):
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    return tuple(_dim(d, max(ndim, 1), op) for d in dims) if ndim else ()
+    return tuple(check_dim(d, max(ndim, 1), op) for d in dims) if ndim else ()
 
 
 def _as_shape(shape):
@@ -77,13 +71,13 @@ def squeeze(x, dim=None):
 
 
 def unsqueeze(x, dim):
-    return Unsqueeze.apply(x, axis=_dim(dim, x.ndim + 1, "unsqueeze"))
+    return Unsqueeze.apply(x, axis=check_dim(dim, x.ndim + 1, "unsqueeze"))
 
 
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, (1,))
-    s, e = _dim(start_dim, x.ndim, "flatten"), _dim(end_dim, x.ndim, "flatten")
+    s, e = check_dim(start_dim, x.ndim, "flatten"), check_dim(end_dim, x.ndim, "flatten")
     if s > e:
         raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     return Flatten.apply(x, start_dim=s, end_dim=e)
@@ -120,7 +114,7 @@ def permute(x, dims):
 
 def transpose(x, dim0, dim1):
     dims = list(range(x.ndim))
-    a, b = _dim(dim0, x.ndim, "transpose"), _dim(dim1, x.ndim, "transpose")
+    a, b = check_dim(dim0, x.ndim, "transpose"), check_dim(dim1, x.ndim, "transpose")
     dims[a], dims[b] = dims[b], dims[a]
     return Permute.apply(x, dims=tuple(dims))
 
@@ -146,7 +140,7 @@ class Cat(Op):
         return self.xp.concatenate(xs, axis=self.axis)
 
     def backward(self, dy):
-        ends = list(_cumulative(self.saved.sizes))[:-1]
+        ends = list(itertools.accumulate(self.saved.sizes))[:-1]
         return tuple(self.xp.split(dy, ends, axis=self.axis))
 
 
@@ -164,18 +158,11 @@ class Split(Op):
     """Split x along `axis` into pieces of `sizes` (one Op with several outputs); backward concatenates the
     pieces' gradients once."""
     def forward(self, x):
-        ends = list(_cumulative(self.sizes))[:-1]
+        ends = list(itertools.accumulate(self.sizes))[:-1]
         return tuple(self.xp.split(x, ends, axis=self.axis))
 
     def backward(self, *dys):
         return (self.xp.concatenate(dys, axis=self.axis),)
-
-
-def _cumulative(sizes):
-    total = 0
-    for s in sizes:
-        total += s
-        yield total
 
 
 def cat(tensors, dim=0):
@@ -185,7 +172,7 @@ def cat(tensors, dim=0):
     first = tensors[0]
     if first.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
-    axis = _dim(dim, first.ndim, "cat")
+    axis = check_dim(dim, first.ndim, "cat")
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(n != m for i, (n, m) in enumerate(zip(t.shape, first.shape)) if i != axis):
             raise shape_error("cat", first.shape, t.shape, why=f"shapes differ outside dim {dim}")
@@ -202,12 +189,12 @@ def stack(tensors, dim=0):
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise shape_error("stack", tensors[0].shape, t.shape, why="every tensor needs the same shape")
-    return Stack.apply(*tensors, axis=_dim(dim, tensors[0].ndim + 1, "stack"))
+    return Stack.apply(*tensors, axis=check_dim(dim, tensors[0].ndim + 1, "stack"))
 
 
 def split(x, split_size_or_sections, dim=0):
     """Pieces of size `split_size_or_sections` (the last may be smaller), or of the listed sizes."""
-    axis = _dim(dim, x.ndim, "split")
+    axis = check_dim(dim, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         size = split_size_or_sections
@@ -225,7 +212,7 @@ def chunk(x, chunks, dim=0):
     """Split into `chunks` pieces of equal size ceil(n / chunks) (fewer if n is small), like PyTorch."""
     if chunks <= 0:
         raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
-    n = x.shape[_dim(dim, x.ndim, "chunk")]
+    n = x.shape[check_dim(dim, x.ndim, "chunk")]
     return split(x, max(-(-n // chunks), 1), dim)
 
 

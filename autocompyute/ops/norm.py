@@ -2,6 +2,8 @@
 bias as inputs (ones and zeros when the layer has none), so one Op covers every variant."""
 import math
 
+from ..autograd import no_grad
+from ..errors import shape_error
 from .base import Op
 
 
@@ -33,10 +35,6 @@ def _normalize_backward(xp, dxhat, xhat, rstd, axes):
     return rstd * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
-def _needs_grad(op, i):
-    return op.inputs[i].requires_grad
-
-
 class LayerNorm(Op):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the last `n_dims` dimensions; weight and bias
     have the shape of those dimensions."""
@@ -51,8 +49,8 @@ class LayerNorm(Op):
         axes = tuple(range(dy.ndim - self.n_dims, dy.ndim))
         lead = tuple(range(dy.ndim - self.n_dims))
         dx = _normalize_backward(self.xp, dy * s.weight, s.xhat, s.rstd, axes)
-        dw = (dy * s.xhat).sum(axis=lead) if _needs_grad(self, 1) else None
-        db = dy.sum(axis=lead) if _needs_grad(self, 2) else None
+        dw = (dy * s.xhat).sum(axis=lead) if self.input_needs_grad(1) else None
+        db = dy.sum(axis=lead) if self.input_needs_grad(2) else None
         return dx, dw, db
 
 
@@ -91,8 +89,8 @@ class BatchNorm(Op):
             dx = _normalize_backward(self.xp, dy * s.w, s.xhat, s.rstd, s.axes)
         else:
             dx = dy * (s.w * s.rstd)
-        dw = (dy * s.xhat).sum(axis=s.axes) if _needs_grad(self, 1) else None
-        db = dy.sum(axis=s.axes) if _needs_grad(self, 2) else None
+        dw = (dy * s.xhat).sum(axis=s.axes) if self.input_needs_grad(1) else None
+        db = dy.sum(axis=s.axes) if self.input_needs_grad(2) else None
         return (dx, dw, db) if self.training else (dx, dw, db, None, None)
 
 
@@ -115,8 +113,8 @@ class GroupNorm(Op):
         axes = (0,) + tuple(range(2, dy.ndim))
         dxhat = (dy * s.w).reshape(n, self.num_groups, -1)
         dx = _normalize_backward(self.xp, dxhat, s.xhat.reshape(dxhat.shape), s.rstd, (2,)).reshape(dy.shape)
-        dw = (dy * s.xhat).sum(axis=axes) if _needs_grad(self, 1) else None
-        db = dy.sum(axis=axes) if _needs_grad(self, 2) else None
+        dw = (dy * s.xhat).sum(axis=axes) if self.input_needs_grad(1) else None
+        db = dy.sum(axis=axes) if self.input_needs_grad(2) else None
         return dx, dw, db
 
 
@@ -135,8 +133,6 @@ def _affine(x, weight, bias, shape):
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing dimensions `normalized_shape` (an int or a tuple)."""
-    from ..errors import shape_error
-
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
         raise shape_error("layer_norm", x.shape, shape, why="the trailing dimensions must be normalized_shape")
@@ -156,8 +152,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     momentum = 1 / num_batches_tracked.)
     training=False normalises with the running statistics.
     """
-    from ..errors import shape_error
-
     if x.ndim < 2:
         raise shape_error("batch_norm", x.shape, why="input must be (N, C, ...)")
     c = x.shape[1]
@@ -187,8 +181,6 @@ def batch_stats_update(running_mean, running_var, mean, var, count, factor):
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise x (N, C, ...) over num_groups groups of channels; weight and bias are per channel (C,)."""
-    from ..errors import shape_error
-
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise shape_error("group_norm", x.shape, why=f"channels must be divisible by num_groups={num_groups}")
     weight, bias = _affine(x, weight, bias, (x.shape[1],))
@@ -202,15 +194,10 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
     if not use_input_stats:
         return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
     if running_mean is not None and running_var is not None:
-        with _no_grad():
+        with no_grad():
             n, c = x.shape[:2]
             flat = x.data.reshape(n, c, -1)
             count = flat.shape[2]
             batch_stats_update(running_mean, running_var, flat.mean(axis=2).mean(axis=0),
                                flat.var(axis=2).mean(axis=0), count, momentum)
     return group_norm(x, x.shape[1], weight, bias, eps)
-
-
-def _no_grad():
-    from ..autograd import no_grad
-    return no_grad()

@@ -1,5 +1,6 @@
 """Reductions over dimensions, and the softmax family."""
 import collections
+import math
 import types
 
 from ..dtypes import as_dtype
@@ -44,10 +45,7 @@ class Mean(Op):
 
     def backward(self, dy):
         shape = self.saved.shape
-        count = 1
-        for a in self.axes:
-            count *= shape[a]
-        return (expand_reduced(self.xp, dy / count, shape, self.axes, self.keepdim),)
+        return (expand_reduced(self.xp, dy / _count(shape, self.axes), shape, self.axes, self.keepdim),)
 
 
 def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
@@ -63,10 +61,7 @@ def mean(x, dim=None, keepdim=False):
 
 
 def _count(shape, axes):
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    return n
+    return math.prod(shape[a] for a in axes)
 
 
 def _denominator(shape, axes, correction):

@@ -61,7 +61,7 @@ def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
     dgx2, dgh2 = [d.reshape(t * b, hidden) for d in dgx], [d.reshape(t * b, hidden) for d in dgh]
     x2, h2 = x.reshape(t * b, -1), h_prev.reshape(t * b, hidden)
     dx = None
-    if op.inputs[0].requires_grad:
+    if op.input_needs_grad(0):
         dx = dgx2[0] @ w_ih[:hidden]
         for k in range(1, len(dgx2)):
             dx += dgx2[k] @ w_ih[k * hidden:(k + 1) * hidden]
