@@ -148,6 +148,10 @@ def _read(path):
 def load(path):
     """The model tensors of a checkpoint: a dict of state-dict names to numpy arrays (optimizer state left out)."""
     tensors, _ = _read(path)
+    return _model_tensors(tensors)
+
+
+def _model_tensors(tensors):
     return {k: v for k, v in tensors.items() if not k.startswith(OPTIM_PREFIX)}
 
 
@@ -164,7 +168,10 @@ def load_metadata(path):
 
 def load_optimizer_state(path):
     """The optimizer state dict stored in a checkpoint, in the layout of Optimizer.state_dict(), or None."""
-    tensors, meta = _read(path)
+    return _optimizer_state(path, *_read(path))
+
+
+def _optimizer_state(path, tensors, meta):
     if OPTIM_PREFIX + "param_groups" not in meta:
         return None
     try:
@@ -186,9 +193,10 @@ def load_optimizer_state(path):
 def load_into(module, path, strict=True, optimizer=None):
     """Load a checkpoint into `module` (Module.load_state_dict: StateDictError naming every mismatch under
     strict) and, if given, `optimizer`. Returns (missing_keys, unexpected_keys)."""
-    result = module.load_state_dict(load(path), strict=strict)
+    tensors, meta = _read(path)  # once: the model and optimizer parts come from the same file contents
+    result = module.load_state_dict(_model_tensors(tensors), strict=strict)
     if optimizer is not None:
-        state = load_optimizer_state(path)
+        state = _optimizer_state(path, tensors, meta)
         if state is None:
             raise CheckpointError(f"checkpoint {os.fspath(path)!r}: holds no optimizer state")
         optimizer.load_state_dict(state)

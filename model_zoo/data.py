@@ -27,10 +27,12 @@ def _check_split(split):
 
 
 # ---- digits ----
-def digits_split_indices(seed=0, test_fraction=0.2):
-    """(train, test) index arrays: a seeded permutation of each class, its first `test_fraction` to test."""
-    with np.load(DIGITS_PATH) as f:
-        labels = f["labels"]
+def digits_split_indices(seed=0, test_fraction=0.2, labels=None):
+    """(train, test) index arrays: a seeded permutation of each class, its first `test_fraction` to test.
+    `labels`: the file's labels when the caller has read them already."""
+    if labels is None:
+        with np.load(DIGITS_PATH) as f:
+            labels = f["labels"]
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in range(10):
@@ -50,7 +52,7 @@ def load_digits(split="train", seed=0, test_fraction=0.2, flatten=False):
     with np.load(DIGITS_PATH) as f:
         images, labels = f["images"], f["labels"]
     if split != "all":
-        train, test = digits_split_indices(seed, test_fraction)
+        train, test = digits_split_indices(seed, test_fraction, labels)
         keep = train if split == "train" else test
         images, labels = images[keep], labels[keep]
     x = (images.astype(np.float32) / 16.0)[:, None]   # (N, 1, 8, 8)

@@ -95,9 +95,10 @@ def fit(model, batches, loss_fn, epochs, lr, steps_per_epoch, evaluate=None, pro
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, n = total + loss.item(), n + 1
-            if bar is not None and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            value = loss.item()
+            total, n = total + value, n + 1
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         schedule.step()
         model.eval()
         with ac.no_grad():
@@ -221,13 +222,17 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def train_model(name, epochs=None, lr=None, batch_size=None, seed=0, progress=True, max_steps=None):
-    """Build the zoo model `name` from its recipe's config and train it. Returns (model, history, optimizer, recipe)."""
+def train_model(name, epochs=None, lr=None, batch_size=None, seed=0, progress=True, max_steps=None, announce=False):
+    """Build the zoo model `name` from its recipe's config and train it (`announce`: say what is trained first).
+    Returns (model, history, optimizer, recipe)."""
     recipe = RECIPES[name]
     recipe = dataclasses.replace(recipe, epochs=epochs or recipe.epochs, lr=lr or recipe.lr,
                                  batch_size=batch_size or recipe.batch_size)
     ac.manual_seed(seed)
     model = MODELS[name].build(recipe.config)
+    if announce:
+        params = sum(p.numel() for p in model.parameters())
+        print(f"training {name} ({params:,} parameters) on the {recipe.task} task")
     common = dict(epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size, seed=seed, progress=progress,
                   desc=name, max_steps=max_steps)
     if recipe.task == "digits":
@@ -242,11 +247,9 @@ def train_model(name, epochs=None, lr=None, batch_size=None, seed=0, progress=Tr
 def run(args):
     if args.epochs is not None and args.epochs < 1:
         raise SystemExit("autocompyute train: --epochs must be >= 1")
-    recipe = RECIPES[args.model]
-    params = sum(p.numel() for p in MODELS[args.model].build(recipe.config).parameters())
-    print(f"training {args.model} ({params:,} parameters) on the {recipe.task} task")
     model, history, opt, recipe = train_model(args.model, args.epochs, args.lr, args.batch_size, args.seed,
-                                              progress=not args.no_progress, max_steps=args.max_steps)
+                                              progress=not args.no_progress, max_steps=args.max_steps,
+                                              announce=True)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{args.model}.safetensors")
     checkpoint.save(model, path, optimizer=opt, metadata={

@@ -1,15 +1,13 @@
 """nn.MultiheadAttention with PyTorch's arguments, parameter names (in_proj_weight, in_proj_bias, out_proj) and
 return values, over the fused scaled-dot-product-attention Op."""
-import numpy as np
 
 from .. import functional as AF
-from ..dtypes import as_dtype, default_float
 from ..errors import ShapeError
 from ..ops import linear as L
 from ..ops.attention import ScaledDotProductAttention, additive_mask
 from . import init
 from .layers import Linear
-from .module import Module, Parameter
+from .module import Module, empty_parameter
 
 
 class MultiheadAttention(Module):
@@ -36,11 +34,12 @@ class MultiheadAttention(Module):
         self.dropout, self.batch_first = float(dropout), batch_first
         E = embed_dim
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = _param((3 * E, E), dtype)
+            self.in_proj_weight = empty_parameter((3 * E, E), dtype=dtype)
         else:
-            self.q_proj_weight, self.k_proj_weight = _param((E, E), dtype), _param((E, self.kdim), dtype)
-            self.v_proj_weight = _param((E, self.vdim), dtype)
-        self.in_proj_bias = _param((3 * E,), dtype) if bias else None
+            self.q_proj_weight = empty_parameter((E, E), dtype=dtype)
+            self.k_proj_weight = empty_parameter((E, self.kdim), dtype=dtype)
+            self.v_proj_weight = empty_parameter((E, self.vdim), dtype=dtype)
+        self.in_proj_bias = empty_parameter((3 * E,), dtype=dtype) if bias else None
         self.out_proj = Linear(E, E, bias=bias, dtype=dtype)
         self.reset_parameters()
         if device is not None:
@@ -133,7 +132,3 @@ class MultiheadAttention(Module):
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
                f"batch_first={self.batch_first}"
-
-
-def _param(shape, dtype=None):
-    return Parameter(np.zeros(shape, dtype=as_dtype(dtype) or default_float))

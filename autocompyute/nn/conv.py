@@ -1,21 +1,11 @@
 """Convolution layers with PyTorch's parameter names, shapes and default initialisation."""
-import math
 
-import numpy as np
-
-from .. import backends
-from ..dtypes import as_dtype, default_float
 from ..ops import conv as C
 from ..ops import movement
 from . import init
-from .module import Module, Parameter
+from .module import Module, empty_parameter
 
 PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
-
-
-def empty_parameter(shape, device=None, dtype=None):
-    """A Parameter of zeros on `device`, for a reset_parameters() to fill."""
-    return Parameter(backends.to_device(np.zeros(shape, as_dtype(dtype) or default_float), device or "cpu"))
 
 
 class _ConvNd(Module):
@@ -44,18 +34,12 @@ class _ConvNd(Module):
             shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = empty_parameter(shape, device, dtype)
         self.bias = empty_parameter((out_channels,), device, dtype) if bias else None
-        if not bias:
-            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self):
         """PyTorch's default: kaiming_uniform(a=sqrt(5)) on the weight, U(+-1/sqrt(fan_in)) on the bias (fan_in
         counts the weight's dim 1 times the kernel, transposed or not)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

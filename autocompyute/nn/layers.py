@@ -1,26 +1,15 @@
 """Layers with PyTorch's names, parameter names, shapes and default initialisation (so state dicts carry over):
 linear and embedding, normalisation, dropout, activations, losses, and Flatten/Identity."""
-import math
 
 import numpy as np
 
+from .. import backends
 from .. import functional as core
 from ..dtypes import as_dtype, default_float
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .module import Module, Parameter
-
-
-def _param(*shape, dtype=None, fill=0.0):
-    return Parameter(np.full(shape, fill, dtype=as_dtype(dtype) or default_float))
-
-
-def _move(p, device):
-    if device not in (None, "cpu"):
-        from .. import backends
-        p.data = backends.to_device(p.data, device)
-    return p
+from .module import Module, Parameter, empty_parameter
 
 
 # ---- linear and embedding ----
@@ -30,18 +19,12 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = _param(out_features, in_features, dtype=dtype)
-        self.bias = _param(out_features, dtype=dtype) if bias else None
+        self.weight = empty_parameter((out_features, in_features), device, dtype)
+        self.bias = empty_parameter((out_features,), device, dtype) if bias else None
         self.reset_parameters()
-        _move(self.weight, device)
-        if self.bias is not None:
-            _move(self.bias, device)
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -63,11 +46,10 @@ class Embedding(Module):
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         if _weight is not None:
-            self.weight = Parameter(_weight)
+            self.weight = Parameter(backends.to_device(_weight, device or "cpu"))
         else:
-            self.weight = _param(num_embeddings, embedding_dim, dtype=dtype)
+            self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
             self.reset_parameters()
-        _move(self.weight, device)
 
     def reset_parameters(self):
         init.normal_(self.weight)
@@ -95,8 +77,8 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
-        self.weight = _move(_param(*shape, dtype=dtype, fill=1.0), device) if elementwise_affine else None
-        self.bias = _move(_param(*shape, dtype=dtype), device) if elementwise_affine and bias else None
+        self.weight = empty_parameter(shape, device, dtype, fill=1.0) if elementwise_affine else None
+        self.bias = empty_parameter(shape, device, dtype) if elementwise_affine and bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -116,8 +98,8 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = _move(_param(num_features, dtype=dtype, fill=1.0), device) if affine else None
-        self.bias = _move(_param(num_features, dtype=dtype), device) if affine else None
+        self.weight = empty_parameter((num_features,), device, dtype, fill=1.0) if affine else None
+        self.bias = empty_parameter((num_features,), device, dtype) if affine else None
         if track_running_stats:
             dtype = as_dtype(dtype) or default_float
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype), device=device))
@@ -175,8 +157,8 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        self.weight = _move(_param(num_channels, dtype=dtype, fill=1.0), device) if affine else None
-        self.bias = _move(_param(num_channels, dtype=dtype), device) if affine else None
+        self.weight = empty_parameter((num_channels,), device, dtype, fill=1.0) if affine else None
+        self.bias = empty_parameter((num_channels,), device, dtype) if affine else None
 
     def forward(self, x):
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)

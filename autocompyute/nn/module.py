@@ -4,7 +4,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backends
-from ..dtypes import as_dtype
+from ..dtypes import as_dtype, default_float
 from ..errors import StateDictError
 from ..tensor import Tensor, to_arguments
 
@@ -20,6 +20,12 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+def empty_parameter(shape, device=None, dtype=None, fill=0.0):
+    """A Parameter filled with `fill` on `device`, for a reset_parameters() to initialise (nn.init draws on the CPU
+    and puts the values on the parameter's device)."""
+    return Parameter(backends.to_device(np.full(shape, fill, as_dtype(dtype) or default_float), device or "cpu"))
 
 
 class Module:

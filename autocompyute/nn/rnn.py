@@ -12,8 +12,7 @@ from ..ops import dropout as D
 from ..ops import rnn as R
 from ..tensor import Tensor
 from . import init
-from .conv import empty_parameter
-from .module import Module
+from .module import Module, empty_parameter
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
