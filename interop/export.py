@@ -215,8 +215,6 @@ class ExportGraph(GraphBuilder):
     def write(self, model, arrays, axes, inputs1, outs1, twin, input_names, output_names, info):
         ops1, leaves1 = _linearize(outs1)
         self._inputs = inputs1
-        for t, a in zip(inputs1, arrays):
-            self._dims[id(t)] = tuple(a.shape)
         for op in ops1:
             for i, (shape, _) in enumerate(op.out_meta):
                 self._dims[(id(op), i)] = tuple(shape)
@@ -367,9 +365,6 @@ class ExportGraph(GraphBuilder):
         if not same:
             raise ExportError("the model builds a different graph at another batch size (data-dependent "
                               "control flow?); export with dynamic_batch=False")
-        shapes2 = {}
-        for t in inputs2:
-            shapes2[id(t)] = tuple(t.shape)
         n1 = None
         for t1, t2 in zip(inputs1, inputs2):
             for d1, d2 in zip(t1.shape, t2.shape):

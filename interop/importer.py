@@ -381,8 +381,7 @@ class OnnxModule(Module):
         if len(args) > len(self.input_names):
             raise OnnxImportError(f"the model takes {len(self.input_names)} inputs {self.input_names}, "
                                   f"got {len(args)}")
-        feeds = dict(g.consts)
-        feeds.update(self._parameters)
+        feeds = dict(self._parameters)  # _run_graph starts from g.consts; these replace constants of one name
         feeds.update(self._buffers)
         given = dict(zip(self.input_names, args))
         for name, x in kwargs.items():

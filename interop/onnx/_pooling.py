@@ -9,7 +9,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import gather_map
 
-from ._import_util import const, values
+from ._import_util import const, scalar_like, values
 
 
 def pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad, ceil_mode):
@@ -102,5 +102,5 @@ def avg_pool(x, kernel_shape, auto_pad="NOTSET", ceil_mode=0, count_include_pad=
 def lp_pool(x, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, p=2, pads=None, strides=None):
     flat, inside, _, _ = windows(x, kernel_shape, strides, pads, dilations, auto_pad, ceil_mode)
     flat = np.where(inside, flat, x.numel())  # outside: an extra zero
-    win = gather_map([x, const(np.zeros((), x.dtype), x)], flat)
+    win = gather_map([x, scalar_like(x, 0)], flat)
     return F.sum(F.abs(win) ** float(p), -1) ** (1.0 / p)

@@ -5,7 +5,6 @@ import numpy as np
 
 import autocompyute.functional as F
 
-from ._import_util import const
 from .registry import import_rule
 
 
@@ -35,8 +34,6 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     if past_key is not None:
         k, v = F.cat([past_key, k], 2), F.cat([past_value, v], 2)
     present_k, present_v = k, v
-    if nonpad_kv_seqlen is not None or qk_matmul_output_mode:
-        raise ValueError("Attention: nonpad_kv_seqlen and qk_matmul_output_mode are not supported")
     groups = q.shape[1] // k.shape[1]
     if groups > 1:  # grouped-query attention: each K/V head serves `groups` query heads
         b, h, s, d = k.shape
@@ -44,18 +41,8 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
         v = F.reshape(F.expand(F.unsqueeze(v, 2), (b, h, groups, s, v.shape[-1])), (b, h * groups, s, v.shape[-1]))
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = F.matmul(q, k.mT) * scale                                  # (B, H, Sq, Skv)
-    if softcap:
-        scores = F.tanh(scores * (1 / softcap)) * softcap
-    sq, skv = scores.shape[-2:]
-    neg = const(np.asarray(-np.inf, scores.dtype), scores)
-    if attn_mask is not None:
-        if attn_mask.dtype == np.bool_:
-            scores = F.where(attn_mask, scores, neg)
-        else:
-            scores = scores + attn_mask
-    if is_causal:
-        keep = np.tril(np.ones((sq, skv), bool), skv - sq)
-        scores = F.where(const(keep, scores), scores, neg)
+    if attn_mask is not None:  # an additive mask (boolean masks run the function body above)
+        scores = scores + attn_mask
     y = F.matmul(F.softmax(scores, -1), v)                              # (B, H, Sq, Dv)
     if three_d:
         b, h, s, d = y.shape
@@ -72,8 +59,6 @@ def attention_25(*inputs, ctx, **attrs):
 
 
 # ---- export ----
-import numpy as np  # noqa: E402
-
 from autocompyute.ops import attention as attention_ops  # noqa: E402
 from .registry import export_rule  # noqa: E402
 

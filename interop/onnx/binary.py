@@ -95,18 +95,12 @@ def _fold(fn, xs):
     return out
 
 
-@import_rule("Max", since=13)
-@import_rule("Max", since=12)
-@import_rule("Max", since=8)
-@import_rule("Max", since=6)
+@rule("Max", 6, 8, 12, 13)
 def max_(*xs):
     return _fold(F.maximum, xs)
 
 
-@import_rule("Min", since=13)
-@import_rule("Min", since=12)
-@import_rule("Min", since=8)
-@import_rule("Min", since=6)
+@rule("Min", 6, 8, 12, 13)
 def min_(*xs):
     return _fold(F.minimum, xs)
 

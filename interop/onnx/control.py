@@ -139,14 +139,11 @@ def _attr_for_proto(v):
 
 def _node_attributes(model, outputs):
     """The AttributeProtos of the node (in `model`, subgraphs included) that writes `outputs`."""
-    stack = [model.graph] + [f for f in model.functions]
-    while stack:
-        g = stack.pop()
+    from ..importer import _graph_protos
+    for g in _graph_protos(model):
         for n in g.node:
             if list(n.output) == list(outputs):
                 return {a.name: a for a in n.attribute}
-            for a in n.attribute:
-                stack.extend([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs))
     return {}
 
 

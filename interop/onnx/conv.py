@@ -9,7 +9,7 @@ from autocompyute.ops.conv import max_pool as engine_max_pool
 from autocompyute.ops.onnx_ops import gather_map
 
 from . import _pooling, _resize as _general_resize
-from ._import_util import const, ints, scalar_like, values
+from ._import_util import const, ints, rule, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -208,16 +208,7 @@ def _engine_pools(x, kernel_shape, strides, dilations, pads, auto_pad):
     return all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(padding, kernel_shape))
 
 
-def _rule(op_type, *versions):
-    """Register one function at every opset version in `versions`."""
-    def register(fn):
-        for since in versions:
-            import_rule(op_type, since=since)(fn)
-        return fn
-    return register
-
-
-@_rule("MaxPool", 1, 8, 10, 11, 12, 22)
+@rule("MaxPool", 1, 8, 10, 11, 12, 22)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
     if len([n for n in ctx.node.outputs if n]) > 1 or not _engine_pools(x, kernel_shape, strides, dilations,
@@ -227,7 +218,7 @@ def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
     return engine_max_pool(x, kernel_shape, strides, padding, dilations, bool(ceil_mode), nd=len(kernel_shape))
 
 
-@_rule("AveragePool", 1, 7, 10, 11, 19, 22)
+@rule("AveragePool", 1, 7, 10, 11, 19, 22)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
     if any(d != 1 for d in dilations or ()) or not _engine_pools(x, kernel_shape, strides, dilations, pads,
@@ -239,17 +230,17 @@ def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dila
                     nd=len(kernel_shape))
 
 
-@_rule("LpPool", 1, 2, 11, 18, 22)
+@rule("LpPool", 1, 2, 11, 18, 22)
 def lp_pool(x, *, kernel_shape, auto_pad="NOTSET", ceil_mode=0, dilations=None, p=2, pads=None, strides=None):
     return _pooling.lp_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, p, pads, strides)
 
 
-@_rule("GlobalAveragePool", 1, 22)
+@rule("GlobalAveragePool", 1, 22)
 def global_average_pool(x):
     return F.mean(x, tuple(range(2, x.ndim)), keepdim=True)
 
 
-@_rule("GlobalMaxPool", 1, 22)
+@rule("GlobalMaxPool", 1, 22)
 def global_max_pool(x):
     y = x
     for d in range(x.ndim - 1, 1, -1):
@@ -257,13 +248,13 @@ def global_max_pool(x):
     return y
 
 
-@_rule("GlobalLpPool", 2, 22)
+@rule("GlobalLpPool", 2, 22)
 def global_lp_pool(x, *, p=2):
     return F.sum(F.abs(x) ** float(p), tuple(range(2, x.ndim)), keepdim=True) ** (1.0 / p)
 
 
 # ---- MaxUnpool: MaxPool's indices put the values back, zeros elsewhere ----
-@_rule("MaxUnpool", 9, 11, 22)
+@rule("MaxUnpool", 9, 11, 22)
 def max_unpool(x, indices, output_shape=None, *, kernel_shape, pads=None, strides=None):
     nd = x.ndim - 2
     strides = strides or [1] * nd
@@ -343,7 +334,7 @@ def _direct(x, mode):
     return mode == "nearest" or mode == "linear" and x.dtype.kind == "f"
 
 
-@_rule("Resize", 11, 13, 18, 19)
+@rule("Resize", 11, 13, 18, 19)
 def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coordinate_transformation_mode="half_pixel",
            cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
            mode="nearest", nearest_mode="round_prefer_floor"):

@@ -3,6 +3,7 @@ NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss are composed from Tensor o
 import numpy as np
 
 from autocompyute.ops import loss
+from .norm import _channel_vector
 from .registry import export_rule
 
 # ---- export ----
@@ -24,10 +25,6 @@ def _batched(g, op, x, target):
     if op.inputs[0].ndim == 1:
         return g.unsqueeze(x, [0]), g.unsqueeze(target, [0]), True
     return x, target, False
-
-
-def _channel_vector(g, w, ndim):
-    return g.unsqueeze(w, list(range(1, ndim - 1))) if ndim > 2 else w
 
 
 @export_rule(loss.NllLoss, loss.CrossEntropy)
@@ -140,12 +137,12 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from ._import_util import const, flat_positions, rule, scalar_like, values  # noqa: E402
 
 
-def _softmax_along(x, axis, log=False):
-    """The softmax (or log-softmax) along one axis, max-shifted."""
+def _log_softmax_along(x, axis):
+    """The log-softmax along one axis, max-shifted."""
     m = const(np.max(values(x), axis=axis, keepdims=True), x)
     z = x - m
     lse = F.log(F.sum(F.exp(z), axis, keepdim=True))
-    return z - lse if log else F.exp(z - lse)
+    return z - lse
 
 
 def _nll(logp, target, weight, reduction, ignore_index):
@@ -172,5 +169,5 @@ def negative_log_likelihood_loss(x, target, weight=None, *, ignore_index=None, r
 
 @rule("SoftmaxCrossEntropyLoss", 12, 13)
 def softmax_cross_entropy_loss(scores, labels, weights=None, *, ignore_index=None, reduction="mean"):
-    logp = _softmax_along(scores, 1, log=True) if scores.ndim > 1 else scores
+    logp = _log_softmax_along(scores, 1) if scores.ndim > 1 else scores
     return _nll(logp, labels, weights, reduction, ignore_index), logp

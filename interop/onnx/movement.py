@@ -26,7 +26,7 @@ def _export_flatten(g, op, inputs):
     x = op.inputs[0]
     if op.start_dim == 1 and op.end_dim == x.ndim - 1:
         return g.add_node("Flatten", inputs, axis=1)
-    return g.add_node("Reshape", [inputs[0], g.reshape_target(g.dims(x), g.out_dims(op))])
+    return _export_reshape(g, op, inputs)
 
 
 @export_rule(movement.Squeeze)
@@ -77,6 +77,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, check_alloc, const, flat_positions, gather_positions  # noqa: E402
 from ._import_util import ints, is_float, rule, scalar_like, values  # noqa: E402
+from ._import_util import axis as wrap_axis  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -90,7 +91,7 @@ def reshape(x, shape, *, allowzero=0):
 
 @import_rule("Flatten", since=1)
 def flatten(x, *, axis=1):
-    axis = axis % x.ndim if x.ndim else 0
+    axis = wrap_axis(axis, x.ndim)
     rows = int(np.prod(x.shape[:axis], dtype=np.int64))
     return F.reshape(x, (rows, int(np.prod(x.shape[axis:], dtype=np.int64))))
 
@@ -282,8 +283,6 @@ def _onnx_dtype(code):
 
 
 # ---- export (continued) ----
-import numpy as np  # noqa: E402
-
 from .builder import INT64_MAX  # noqa: E402
 from ..errors import ExportError  # noqa: E402
 

@@ -26,11 +26,8 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, rule, scalar_like, values  # noqa: E402
+from ._import_util import axis as wrap_axis, is_float  # noqa: E402
 from .registry import import_rule  # noqa: E402
-
-
-def _is_float(x):
-    return x.dtype.kind == "f"
 
 
 def _reduce_axes(x, axes, noop_with_empty_axes):
@@ -67,13 +64,13 @@ def _on_values(npfn):
 
 def _floats_or(engine, npfn):
     on_values = _on_values(npfn)
-    return lambda x, axes, keepdims: engine(x, axes, keepdims) if _is_float(x) else on_values(x, axes, keepdims)
+    return lambda x, axes, keepdims: engine(x, axes, keepdims) if is_float(x) else on_values(x, axes, keepdims)
 
 
 def _extreme(x, axes, keepdims, largest):
     """max/min over `axes`: the engine's Op for non-empty float input; otherwise (integers, booleans, empty sets)
     a gather of the first extreme position, or the identity (-inf/inf, False/True) of an empty set."""
-    if _is_float(x) and x.numel():
+    if is_float(x) and x.numel():
         fn = F.max if largest else F.min
         if len(axes) == x.ndim:  # all axes: one value
             y = fn(x)
@@ -89,19 +86,18 @@ def _extreme(x, axes, keepdims, largest):
         identity = (not largest) if x.dtype == bool else -np.inf if largest else np.inf
         out = const(np.full([x.shape[d] for d in rest], identity, dtype=x.dtype), x)
         return F.reshape(out, kept) if keepdims else out
-    pos = np.arange(x.numel(), dtype=np.int64).reshape(x.shape)
-    p = np.transpose(pos, rest + list(axes)).reshape(a.shape)
+    p = np.transpose(flat_positions(x), rest + list(axes)).reshape(a.shape)
     k = (np.argmax if largest else np.argmin)(a, axis=-1)[..., None]
     chosen = np.take_along_axis(p, k, axis=-1)[..., 0]
     if keepdims:
         chosen = chosen.reshape(kept)
-    if not _is_float(x):
+    if not is_float(x):
         return const(values(x).reshape(-1)[chosen], x)
     return gather_map([x], chosen)
 
 
 def _sum(x, axes, keepdims):
-    return F.sum(x, axes, keepdim=keepdims) if _is_float(x) else _on_values(np.sum)(x, axes, keepdims)
+    return F.sum(x, axes, keepdim=keepdims) if is_float(x) else _on_values(np.sum)(x, axes, keepdims)
 
 
 def _logsumexp(x, axes, keepdims):
@@ -112,12 +108,12 @@ def _logsumexp(x, axes, keepdims):
 
 
 def _l2(x, axes, keepdims):
-    return F.sqrt(_sum(x * x, axes, keepdims)) if _is_float(x) else const(
+    return F.sqrt(_sum(x * x, axes, keepdims)) if is_float(x) else const(
         np.sqrt((values(x) ** 2).sum(axis=axes, keepdims=keepdims)).astype(x.dtype), x)
 
 
 def _abs(x):
-    return F.abs(x) if _is_float(x) else const(np.abs(values(x)), x)
+    return F.abs(x) if is_float(x) else const(np.abs(values(x)), x)
 
 
 _reduction("ReduceSum", _sum, (1, 11), (13,))
@@ -135,7 +131,7 @@ _reduction("ReduceLogSumExp", _logsumexp, (1, 11, 13), (18,))
 # ---- the softmax family: before opset 13 the input is seen as 2-D (dims before axis, dims from axis) ----
 def _coerced(fn, x, axis):
     shape = x.shape
-    axis = axis % x.ndim if x.ndim else 0
+    axis = wrap_axis(axis, x.ndim)
     return F.reshape(fn(F.reshape(x, (math.prod(shape[:axis]), -1)), 1), shape)
 
 
@@ -200,7 +196,7 @@ def _cumulative(x, axis, exclusive, reverse, fn):
         shifted = np.concatenate([np.full_like(np.take(pos, [0], axis=ax), y.numel()),
                                   np.take(pos, np.arange(n - 1), axis=ax)], axis=ax)
         pad = 0 if fn is _cumsum else 1
-        y = gather_map([y, scalar_like(y, pad)], shifted) if _is_float(y) else const(
+        y = gather_map([y, scalar_like(y, pad)], shifted) if is_float(y) else const(
             np.append(values(y).reshape(-1), np.asarray(pad, y.dtype))[shifted], y)
     if reverse:
         y = apply_movement(y, lambda a: np.flip(a, ax))
@@ -208,7 +204,7 @@ def _cumulative(x, axis, exclusive, reverse, fn):
 
 
 def _cumsum(x, ax):
-    if not _is_float(x):
+    if not is_float(x):
         return const(np.cumsum(values(x), axis=ax).astype(x.dtype), x)
     n = x.shape[ax]
     tri = np.tril(np.ones((n, n), dtype=x.dtype))  # y_i = sum_{j <= i} x_j
@@ -220,7 +216,7 @@ def _cumsum(x, ax):
 
 
 def _cumprod(x, ax):
-    if not _is_float(x):
+    if not is_float(x):
         return const(np.cumprod(values(x), axis=ax).astype(x.dtype), x)
     # y_i = prod_{j <= i} x_j as a product of gathered prefixes (exact gradient, zeros allowed)
     n = x.shape[ax]

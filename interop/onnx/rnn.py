@@ -151,8 +151,7 @@ _RNN_ACTIVATIONS = {
     "tanh": lambda x, a, b: F.tanh(x), "relu": lambda x, a, b: F.relu(x), "sigmoid": lambda x, a, b: F.sigmoid(x),
     "affine": lambda x, a, b: x * a + b, "leakyrelu": lambda x, a, b: F.where(x > 0, x, x * a),
     "scaledtanh": lambda x, a, b: F.tanh(x * b) * a,
-    "hardsigmoid": lambda x, a, b: F.clamp(x * a + b, 0.0, 1.0) if hasattr(F, "clamp") else
-    F.minimum(F.maximum(x * a + b, scalar_like(x, 0)), scalar_like(x, 1)),
+    "hardsigmoid": lambda x, a, b: F.clamp(x * a + b, 0.0, 1.0),
     "softsign": lambda x, a, b: x / (F.abs(x) + 1.0), "softplus": lambda x, a, b: F.log(F.exp(x) + 1.0),
 }
 

@@ -7,7 +7,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
-from ._import_util import check_alloc, const, ints, rule, scalar, values
+from ._import_util import check_alloc, const, ints, rule, scalar, scalar_like, values
 from .registry import import_rule
 
 
@@ -62,4 +62,4 @@ def trilu(x, k=None, *, upper=1):
     keep = np.triu(np.ones((rows, cols), bool), k) if upper else np.tril(np.ones((rows, cols), bool), k)
     if x.dtype.kind != "f":
         return Tensor(np.where(keep, values(x), 0).astype(x.dtype))
-    return F.where(const(keep, x), x, const(np.zeros((), x.dtype), x))
+    return F.where(const(keep, x), x, scalar_like(x, 0))

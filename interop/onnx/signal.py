@@ -13,24 +13,20 @@ from onnx import helper
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import dft, gather_map
 
-from ._import_util import const, scalar, values
+from ._import_util import const, flat_positions, scalar, values
 from .registry import import_rule
-
-
-def _dft(x, n, axis, inverse, onesided):
-    return dft(x, n, axis, inverse, onesided)
 
 
 @import_rule("DFT", since=17)
 def dft_17(x, dft_length=None, *, axis=1, inverse=0, onesided=0):
     ax = axis % x.ndim
-    return _dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
+    return dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
 
 
 @import_rule("DFT", since=20)
 def dft_20(x, dft_length=None, axis=None, *, inverse=0, onesided=0):
     ax = int(scalar(axis, -2)) % x.ndim
-    return _dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
+    return dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
 
 
 def _length(x, dft_length, axis, half_spectrum):
@@ -47,13 +43,13 @@ def stft(signal, frame_step, window=None, frame_length=None, *, onesided=1):
         window.shape[0] if window is not None else signal.shape[1])
     b, length, c = signal.shape
     frames = 1 + (length - n) // step
-    pos = np.arange(signal.numel()).reshape(signal.shape)
+    pos = flat_positions(signal)
     starts = np.arange(frames) * step
     idx = pos[:, starts[:, None] + np.arange(n)[None, :], :]  # (B, F, n, C)
     x = gather_map([signal], idx)
     if window is not None:
         x = x * F.reshape(window, (n, 1))
-    return _dft(x, n, 2, 0, onesided)
+    return dft(x, n, 2, 0, onesided)
 
 
 def _cosine_window(size, periodic, coeffs, output_datatype):

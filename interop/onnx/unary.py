@@ -155,8 +155,7 @@ def cast_like(x, like, *, saturate=1, round_mode="up"):
     return F.cast(x, like.dtype)
 
 
-@import_rule("Reciprocal", since=13)
-@import_rule("Reciprocal", since=6)
+@rule("Reciprocal", 6, 13)
 def reciprocal(x):
     return 1.0 / x
 

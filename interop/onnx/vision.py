@@ -11,12 +11,8 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import gather_map
 
-from ._import_util import const, ints, scalar, values
+from ._import_util import const, ints, scalar, scalar_like, values
 from .registry import import_rule
-
-
-def _zero(x):
-    return const(np.zeros((), x.dtype), x)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -102,7 +98,7 @@ def grid_sample(x, grid, *, align_corners=0, mode="linear", padding_mode="zeros"
     index = base.reshape(n, c, *([1] * (len(out_shape) + 1))) + flat[:, None]
     index = np.where(valid[:, None], index, x.numel())  # the appended zero
     weight = np.broadcast_to(weight[:, None], index.shape)
-    return gather_map([x, _zero(x)], index, weight.astype(x.dtype))
+    return gather_map([x, scalar_like(x, 0)], index, weight.astype(x.dtype))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,7 +212,7 @@ def col2im(x, image_shape, block_shape, *, dilations=None, pads=None, strides=No
     base = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * per_channel  # (N, C)
     index = base[:, :, None, None] + src[None, None]
     index = np.where(src[None, None] >= 0, index, x.numel())
-    y = gather_map([x, _zero(x)], index, np.ones(index.shape, x.dtype))
+    y = gather_map([x, scalar_like(x, 0)], index, np.ones(index.shape, x.dtype))
     return F.reshape(y, (n, c, *image))
 
 
@@ -298,7 +294,7 @@ def deform_conv(x, w, offset, b=None, mask=None, *, dilations=None, group=1, ker
         flat[:, g_of]                                                                     # (N, C, KH, KW, OH, OW, 4)
     keep = valid[:, g_of]
     index = np.where(keep, index, x.numel())
-    cols = gather_map([x, _zero(x)], index, np.where(keep, weight[:, g_of], 0).astype(x.dtype))
+    cols = gather_map([x, scalar_like(x, 0)], index, np.where(keep, weight[:, g_of], 0).astype(x.dtype))
     if mask is not None:
         m = F.reshape(mask, (n, offset_group, 1, kh, kw, oh, ow))
         cols = F.reshape(F.reshape(cols, (n, offset_group, per_group, kh, kw, oh, ow)) * m, (n, c, kh, kw, oh, ow))
