@@ -41,8 +41,7 @@ ZOO_NAMES = {"cnn": "lenet"}  # the zoo's name where it differs from the benchma
 def build(name):
     """The zoo's model (its default config is the benchmark's size) and example inputs."""
     from interop.cli_export import build_zoo_model
-    model, inputs = build_zoo_model(ZOO_NAMES.get(name, name))
-    return model, inputs, "model_zoo"
+    return build_zoo_model(ZOO_NAMES.get(name, name))
 
 
 def median_times(fns, repeats, warmup=3):
@@ -71,7 +70,7 @@ def main(argv=None):
     ac.manual_seed(0)
     rows = []
     for name in args.models:
-        model, inputs, source = build(name)
+        model, inputs = build(name)
         model.eval()
         arrays = [x.numpy() if isinstance(x, ac.Tensor) else np.asarray(x) for x in inputs]
         proto = export_onnx(model, tuple(arrays))
@@ -82,34 +81,34 @@ def main(argv=None):
         feeds = {i.name: a for i, a in zip(sess.get_inputs(), arrays)}
         tensors = [ac.tensor(a) for a in arrays]
 
-        imported = import_onnx(proto)
+        imported_model = import_onnx(proto)
 
         def ours():
             with ac.no_grad():
                 return model(*tensors)
 
-        def theirs():
+        def imported():
             with ac.no_grad():
-                return imported(*tensors)
+                return imported_model(*tensors)
 
         # Each runtime's idle threads spin for a while after its last call (OpenBLAS's for about 0.1 s), taking a
         # core from whatever runs next: the two runtimes are timed in separate blocks, each after a pause
         time.sleep(SETTLE_S)
-        ours_s, imp_s = median_times([ours, theirs], args.repeats)
+        ours_s, imp_s = median_times([ours, imported], args.repeats)
         time.sleep(SETTLE_S)
         (ort_s,) = median_times([lambda: sess.run(None, feeds)], args.repeats)
         ref = np.asarray(sess.run(None, feeds)[0])
         err = np.abs(ref - _first(ours()).astype(np.float32)).max()
-        imp_err = np.abs(_first(ours()) - _first(theirs())).max()
-        rows.append((name, source, ours_s * 1e3, imp_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name],
+        imp_err = np.abs(_first(ours()) - _first(imported())).max()
+        rows.append((name, ours_s * 1e3, imp_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name],
                      imp_s / ours_s, err, imp_err))
     print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads; "
           f"median of {args.repeats} rounds (native and imported timed in turns)")
-    print(f"{'model':6} {'built':9} {'native ms':>10} {'imported ms':>12} {'onnxruntime ms':>15} "
+    print(f"{'model':6} {'native ms':>10} {'imported ms':>12} {'onnxruntime ms':>15} "
           f"{'native/ort':>11} {'target':>7} {'imp/native':>11} {'max err ort':>12} {'max err imp':>12}")
-    for name, source, a, i, o, r, t, ri, e, ei in rows:
+    for name, a, i, o, r, t, ri, e, ei in rows:
         flags = ("" if r <= t else "  (ort target missed)") + ("" if ri <= IMPORT_TARGET else "  (import target missed)")
-        print(f"{name:6} {source:9} {a:10.2f} {i:12.2f} {o:15.2f} {r:10.2f}x {t:6.1f}x {ri:10.2f}x {e:12.2e} "
+        print(f"{name:6} {a:10.2f} {i:12.2f} {o:15.2f} {r:10.2f}x {t:6.1f}x {ri:10.2f}x {e:12.2e} "
               f"{ei:12.2e}{flags}")
 
 

@@ -62,6 +62,19 @@ def make_inputs(name, seed=0):
     raise ValueError(name)
 
 
+def make_step(model, opt, F, x, y):
+    """One training step, the same calls in both frameworks: zero_grad (gradients set to None, the default in
+    both), forward, cross-entropy over the flattened outputs, backward, optimizer step. Returns the loss."""
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 # ---- autocompyute: the model zoo ----
 def ours(name):
     """A function doing one training step of the zoo model `name`."""
@@ -76,15 +89,7 @@ def ours(name):
     x, y = make_inputs(name)
     x, y = ac.tensor(x), ac.tensor(y.astype("int64"))
     opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        opt.zero_grad()
-        out = model(x)
-        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return make_step(model, opt, F, x, y)
 
 
 # ---- PyTorch: the same models, written here ----
@@ -147,15 +152,7 @@ def theirs(name, threads):
     x, y = make_inputs(name)
     x, y = torch.from_numpy(x), torch.from_numpy(y.astype("int64"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return make_step(model, opt, F, x, y)
 
 
 # ---- one measurement, in a fresh process ----

@@ -81,11 +81,8 @@ def make_input(rng, shape, kind):
     if kind == "distinct":
         n = int(np.prod(shape))
         return (rng.permutation(n) * 0.1 - 0.05 * n).reshape(shape)
-    if kind == "padding":                          # True = padded key; never a whole row
-        m = rng.random(shape) < 0.3
-        m[:, 0] = False
-        return m
-    if kind == "bool_mask":                        # MultiheadAttention: True = not allowed
+    # "padding": True = padded key; "bool_mask" (MultiheadAttention): True = not allowed; never a whole row
+    if kind in ("padding", "bool_mask"):
         m = rng.random(shape) < 0.3
         m[:, 0] = False
         return m

@@ -3,11 +3,8 @@ tests/test_nn_rnn.py reuses the references for the stacked, bidirectional layers
 import numpy as np
 
 from autocompyute.ops import rnn as R
+from cases_elementwise import _sigmoid
 from op_cases import Case, U
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 def ref_rnn(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", reverse=False):

@@ -4,7 +4,8 @@ import numpy as np
 import autocompyute as ac
 
 
-def _outputs(result):
+def as_list(result):
+    """The outputs of a call as a list: a tuple or list of them as a list, a single one in a list."""
     return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
@@ -20,7 +21,7 @@ def check_grads(fn, arrays, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions
     if wrt is None:
         wrt = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     tensors = [ac.tensor(a, requires_grad=i in wrt) for i, a in enumerate(arrays)]
-    outs = [o for o in _outputs(fn(*tensors)) if o.dtype.kind == "f"]
+    outs = [o for o in as_list(fn(*tensors)) if o.dtype.kind == "f"]
     weights = [rng.standard_normal(o.shape) for o in outs]
     total = None
     for o, w in zip(outs, weights):
@@ -30,7 +31,7 @@ def check_grads(fn, arrays, wrt=None, eps=1e-6, rtol=1e-5, atol=1e-6, directions
 
     def f(arrs):
         with ac.no_grad():
-            res = [o for o in _outputs(fn(*[ac.tensor(a) for a in arrs])) if o.dtype.kind == "f"]
+            res = [o for o in as_list(fn(*[ac.tensor(a) for a in arrs])) if o.dtype.kind == "f"]
         return sum(float((o.numpy() * w).sum()) for o, w in zip(res, weights))
 
     for i in wrt:

@@ -11,10 +11,12 @@ ort = pytest.importorskip("onnxruntime")
 import autocompyute as ac  # noqa: E402
 from autocompyute import nn  # noqa: E402
 from autocompyute.ops import all_ops  # noqa: E402
+from gradcheck import as_list  # noqa: E402
 from interop import export_onnx  # noqa: E402
 from interop.errors import ExportError  # noqa: E402
 from interop.onnx.builder import MAX_OPSET, MIN_OPSET  # noqa: E402
 from interop.onnx.registry import EXPORT_RULES, load_rules  # noqa: E402
+import model_zoo  # noqa: E402
 from op_cases import CASES  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -47,10 +49,6 @@ DYNAMIC_EXEMPT = {
 }
 
 
-def _as_list(x):
-    return list(x) if isinstance(x, (tuple, list)) else [x]
-
-
 def _f32(arrays):
     return [np.ascontiguousarray(a.astype(np.float32) if a.dtype.kind == "f" else a) for a in arrays]
 
@@ -79,11 +77,6 @@ def assert_matches(got, want):
             np.testing.assert_array_equal(g, w)
 
 
-def _graph_inputs(case, arrays):
-    """The arrays the exported graph takes as inputs (those the function actually uses)."""
-    return arrays
-
-
 exportable = [c for c in CASES if c.name not in EXPORT_EXEMPT]
 
 
@@ -97,7 +90,7 @@ def test_op_export(case, opset):
         needed = re.search(r"needs opset >= (\d+)", str(e))
         assert needed and int(needed.group(1)) > opset, str(e)
         return
-    want = _as_list(case.fn(*[ac.tensor(a) for a in arrays]))
+    want = as_list(case.fn(*[ac.tensor(a) for a in arrays]))
     used = [i.name for i in model.graph.input]
     feeds = [a for a, i in zip(arrays, _input_names(len(arrays))) if i in used]
     assert_matches(run_ort(model, feeds), want)
@@ -123,7 +116,7 @@ def test_op_export_symbolic_batch(case):
     ran = 0
     for b in (1, 3, 8):
         try:
-            want = _as_list(case.fn(*[ac.tensor(a) for a in _resize_batch(arrays, b)]))
+            want = as_list(case.fn(*[ac.tensor(a) for a in _resize_batch(arrays, b)]))
         except Exception:
             continue  # the function itself needs particular sizes (x[1] of a batch of 1, ...)
         if ran == 0:
@@ -263,7 +256,7 @@ def _check_batches(model, example, make, batches=(1, 3, 8)):
     model.eval()
     for b in batches:
         x = make(b)
-        want = _as_list(model(*[ac.tensor(a) for a in x]))
+        want = as_list(model(*[ac.tensor(a) for a in x]))
         assert_matches(run_ort(proto, x), want)
     return proto
 
@@ -393,24 +386,7 @@ def test_gpt_like_symbolic_batch():
 
 
 # ---- the model zoo: every model exported once, run at batch 1, 3 and 8 ----
-def _zoo_modules():
-    import importlib
-    import pathlib
-    here = pathlib.Path(__file__).resolve().parent.parent / "model_zoo"
-    found = []
-    for path in sorted(here.glob("*.py")):
-        if path.stem.startswith("_") or path.stem in ("demo", "train", "data"):
-            continue
-        mod = importlib.import_module(f"model_zoo.{path.stem}")
-        if hasattr(mod, "build") and hasattr(mod, "example_inputs"):
-            found.append(path.stem)
-    return found
-
-
-ZOO = _zoo_modules()
-
-
-@pytest.mark.parametrize("name", ZOO or [pytest.param("none", marks=pytest.mark.skip("model_zoo has no models yet"))])
+@pytest.mark.parametrize("name", sorted(model_zoo.MODELS))
 def test_zoo_model_export_symbolic_batch(name):
     from interop.cli_export import build_zoo_model
     model, inputs = build_zoo_model(name)
@@ -444,4 +420,4 @@ def test_boolean_masks_are_graph_inputs_not_the_examples_constants():
     model = _PaddedEncoder()
     proto = _check_batches(model, make(2), make)                               # other lengths at each batch size
     other = make(3, seed=1)                                                     # and another attention mask
-    assert_matches(run_ort(proto, other), _as_list(model(*[ac.tensor(a) for a in other])))
+    assert_matches(run_ort(proto, other), as_list(model(*[ac.tensor(a) for a in other])))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import autocompyute as ac
+from gradcheck import as_list
 from op_cases import CASES
 
 pytestmark = pytest.mark.gpu
@@ -15,10 +16,6 @@ def test_to_cuda_and_back_keeps_values_and_gradient():
     y.backward()
     assert x.grad is not None and isinstance(x.grad, np.ndarray)
     np.testing.assert_allclose(x.grad, 2 * np.exp(x.numpy()), rtol=1e-12)
-
-
-def _outputs(result):
-    return list(result) if isinstance(result, (tuple, list)) else [result]
 
 
 # Cases whose values depend on the device by design.
@@ -45,7 +42,7 @@ def test_op_table_on_cuda_matches_cpu(case):
         tensors = [ac.tensor(a, device=device, requires_grad=a.dtype.kind == "f" and case.grad) for a in arrays]
         leaves = [t for t in tensors if t.requires_grad]
         try:
-            outs = _outputs(case.fn(*tensors))
+            outs = as_list(case.fn(*tensors))
         except ac.DeviceError:
             pytest.skip("the case builds a constant tensor on the CPU inside its function (a clear DeviceError)")
         floats = [o for o in outs if o.dtype.kind == "f" and o.requires_grad]

@@ -11,18 +11,9 @@ import autocompyute as ac  # noqa: E402
 from interop import OnnxModule, import_onnx  # noqa: E402
 from interop.errors import OnnxImportError  # noqa: E402
 from interop.onnx.registry import IMPORT_RULES, find_import_rule, import_rule  # noqa: E402
+from onnx_graphs import onnx_model, vi  # noqa: E402
 
-F32 = TensorProto.FLOAT
 rng = np.random.default_rng(0)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=17, **kw):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], **kw)
-
-
-def _vi(name, shape=None, elem=F32):
-    return helper.make_tensor_value_info(name, elem, shape)
 
 
 def _mlp(opset=17):
@@ -33,7 +24,7 @@ def _mlp(opset=17):
              helper.make_node("Relu", ["y"], ["r"]),
              helper.make_node("Shape", ["x"], ["s"])]
     inits = [numpy_helper.from_array(w, "layer.0/weight:0"), numpy_helper.from_array(b, "layer.0 bias")]
-    return _model(nodes, [_vi("x", ["N", 4])], [_vi("r"), _vi("s", None, TensorProto.INT64)], inits, opset)
+    return onnx_model(nodes, [vi("x", ["N", 4])], [vi("r"), vi("s", None, TensorProto.INT64)], inits, opset)
 
 
 def test_float_initializers_are_parameters_under_their_onnx_names():
@@ -91,7 +82,7 @@ def test_integer_initializers_and_constant_nodes_stay_constants():
              helper.make_node("Mul", ["x", "c"], ["y"]),
              helper.make_node("Reshape", ["y", "shape"], ["z"])]
     inits = [numpy_helper.from_array(np.int64([-1]), "shape")]
-    m = import_onnx(_model(nodes, [_vi("x", [2, 3])], [_vi("z")], inits))
+    m = import_onnx(onnx_model(nodes, [vi("x", [2, 3])], [vi("z")], inits))
     assert list(m.parameters()) == []
     assert m(np.ones((2, 3), np.float32)).tolist() == [2.0] * 6
 
@@ -107,7 +98,7 @@ def _bn_model(training_mode=None, opset=15):
     inits = [numpy_helper.from_array(a.astype(np.float32), n) for a, n in
              ((rng.uniform(0.5, 1.5, c), "s"), (rng.standard_normal(c), "b"), (rng.standard_normal(c), "mean"),
               (rng.uniform(0.5, 2, c), "var"))]
-    return _model(nodes, [_vi("x", [4, c, 5])], [_vi("d")], inits, opset)
+    return onnx_model(nodes, [vi("x", [4, c, 5])], [vi("d")], inits, opset)
 
 
 def test_batchnorm_running_stats_are_buffers_and_train_eval_semantics():
@@ -151,7 +142,7 @@ def test_nodes_exported_in_training_mode_use_batch_statistics():
 def test_dropout_with_training_mode_input_drops_even_in_eval():
     nodes = [helper.make_node("Dropout", ["x", "ratio", "train"], ["y"])]
     inits = [numpy_helper.from_array(np.float32(0.5), "ratio"), numpy_helper.from_array(np.bool_(True), "train")]
-    m = import_onnx(_model(nodes, [_vi("x", [100])], [_vi("y")], inits))
+    m = import_onnx(onnx_model(nodes, [vi("x", [100])], [vi("y")], inits))
     y = m(np.ones(100, np.float32)).numpy()
     assert set(np.unique(y)) <= {0.0, 2.0} and 20 < (y == 0).sum() < 80
 
@@ -159,7 +150,7 @@ def test_dropout_with_training_mode_input_drops_even_in_eval():
 def test_initializers_listed_as_graph_inputs_are_defaults():
     w = rng.standard_normal((3, 3)).astype(np.float32)
     nodes = [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)]
-    model = _model(nodes, [_vi("x", [2, 3]), _vi("w", [3, 3])], [_vi("y")], [numpy_helper.from_array(w, "w")],
+    model = onnx_model(nodes, [vi("x", [2, 3]), vi("w", [3, 3])], [vi("y")], [numpy_helper.from_array(w, "w")],
                    opset=8, ir_version=3)
     m = import_onnx(model)
     assert m.input_names == ["x"] and [n for n, _ in m.named_parameters()] == ["w"]
@@ -176,7 +167,7 @@ def test_model_local_functions_run_with_attributes():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
              helper.make_node("ScaledTanh", ["h"], ["y"], domain="local", alpha=0.3)]
     w = rng.standard_normal((3, 3)).astype(np.float32)
-    graph = helper.make_graph(nodes, "g", [_vi("x", [2, 3])], [_vi("y")], [numpy_helper.from_array(w, "w")])
+    graph = helper.make_graph(nodes, "g", [vi("x", [2, 3])], [vi("y")], [numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
                                                                      helper.make_opsetid("local", 1)])
     m = import_onnx(model)
@@ -191,14 +182,14 @@ def test_model_local_functions_run_with_attributes():
 
 
 def test_if_runs_the_branch_taken_and_gradients_flow():
-    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [_vi("o")])
-    else_g = helper.make_graph([helper.make_node("Sub", ["x", "w"], ["o"])], "else", [], [_vi("o")])
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [vi("o")])
+    else_g = helper.make_graph([helper.make_node("Sub", ["x", "w"], ["o"])], "else", [], [vi("o")])
     nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
              helper.make_node("Greater", ["s", "zero"], ["c"]),
              helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
     w = np.float32([1.5, -2.0, 0.5])
     inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.float32(0), "zero")]
-    m = import_onnx(_model(nodes, [_vi("x", [3])], [_vi("y")], inits, opset=13))
+    m = import_onnx(onnx_model(nodes, [vi("x", [3])], [vi("y")], inits, opset=13))
     assert [n for n, _ in m.named_parameters()] == ["w", "zero"]
     x = np.float32([1.0, 2.0, 3.0])
     y = m(x)
@@ -217,11 +208,11 @@ def test_loop_iterates_with_carried_values_scan_outputs_and_gradients():
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
          helper.make_node("Mul", ["v_in", "w"], ["v_out"]),
          helper.make_node("Identity", ["v_out"], ["scan"])],
-        "body", [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", [2])],
-        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", [2]), _vi("scan", [2])])
+        "body", [vi("i", [], TensorProto.INT64), vi("cond_in", [], TensorProto.BOOL), vi("v_in", [2])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("v_out", [2]), vi("scan", [2])])
     nodes = [helper.make_node("Loop", ["n", "", "x"], ["y", "ys"], body=body)]
     w = np.float32([0.5, 2.0])
-    model = _model(nodes, [_vi("x", [2]), _vi("n", [], TensorProto.INT64)], [_vi("y"), _vi("ys")],
+    model = onnx_model(nodes, [vi("x", [2]), vi("n", [], TensorProto.INT64)], [vi("y"), vi("ys")],
                    [numpy_helper.from_array(w, "w")], opset=13)
     m = import_onnx(model)
     x = np.float32([1.0, 3.0])
@@ -243,7 +234,7 @@ def test_opset_picks_the_newest_rule_at_or_below():
         assert find_import_rule("test.probe", "ProbeOp", 2) is None
         for opset, expect in ((3, 3), (8, 3), (9, 9), (20, 9)):
             node = helper.make_node("ProbeOp", ["x"], ["y"], domain="test.probe")
-            graph = helper.make_graph([node], "g", [_vi("x", [1])], [_vi("y")])
+            graph = helper.make_graph([node], "g", [vi("x", [1])], [vi("y")])
             model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
                                                             helper.make_opsetid("test.probe", opset)])
             import_onnx(model)(np.ones(1, np.float32))
@@ -255,7 +246,7 @@ def test_opset_picks_the_newest_rule_at_or_below():
 def test_softmax_before_opset_13_coerces_to_2d():
     x = rng.standard_normal((2, 3, 4)).astype(np.float32)
     for opset in (11, 13):
-        model = _model([helper.make_node("Softmax", ["x"], ["y"], axis=1)], [_vi("x", [2, 3, 4])], [_vi("y")],
+        model = onnx_model([helper.make_node("Softmax", ["x"], ["y"], axis=1)], [vi("x", [2, 3, 4])], [vi("y")],
                        opset=opset)
         ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
         np.testing.assert_allclose(import_onnx(model)(x).numpy(), ref, rtol=1e-5, atol=1e-6)
@@ -284,20 +275,20 @@ def test_to_onnx_keeps_nodes_names_opset_and_metadata(tmp_path):
 def test_weights_inside_subgraphs_are_parameters_that_train_and_are_written_back():
     """Float initializers of If branches and Loop bodies: Parameters under their ONNX names, with gradients from
     the iterations or branch taken, and to_onnx writes their trained values into the subgraphs."""
-    then_g = helper.make_graph([helper.make_node("MatMul", ["x", "w_then"], ["o"])], "then", [], [_vi("o")],
+    then_g = helper.make_graph([helper.make_node("MatMul", ["x", "w_then"], ["o"])], "then", [], [vi("o")],
                                [numpy_helper.from_array(rng.standard_normal((3, 3)).astype(np.float32), "w_then")])
-    else_g = helper.make_graph([helper.make_node("Add", ["x", "b_else"], ["o"])], "else", [], [_vi("o")],
+    else_g = helper.make_graph([helper.make_node("Add", ["x", "b_else"], ["o"])], "else", [], [vi("o")],
                                [numpy_helper.from_array(np.float32([1, 2, 3]), "b_else")])
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
          helper.make_node("Mul", ["v_in", "s_body"], ["v_out"])],
-        "body", [_vi("i", [], TensorProto.INT64), _vi("cond_in", [], TensorProto.BOOL), _vi("v_in", ["N", 3])],
-        [_vi("cond_out", [], TensorProto.BOOL), _vi("v_out", ["N", 3])],
+        "body", [vi("i", [], TensorProto.INT64), vi("cond_in", [], TensorProto.BOOL), vi("v_in", ["N", 3])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("v_out", ["N", 3])],
         [numpy_helper.from_array(np.float32([0.5, 1.5, -1.0]), "s_body")])
     nodes = [helper.make_node("If", ["c"], ["h"], then_branch=then_g, else_branch=else_g),
              helper.make_node("Loop", ["n", "", "h"], ["y"], body=body)]
-    model = _model(nodes, [_vi("x", ["N", 3]), _vi("c", [], TensorProto.BOOL), _vi("n", [], TensorProto.INT64)],
-                   [_vi("y")], opset=13)
+    model = onnx_model(nodes, [vi("x", ["N", 3]), vi("c", [], TensorProto.BOOL), vi("n", [], TensorProto.INT64)],
+                   [vi("y")], opset=13)
     m = import_onnx(model)
     assert sorted(n for n, _ in m.named_parameters()) == ["b_else", "s_body", "w_then"]
     x, two = rng.standard_normal((4, 3)).astype(np.float32), np.int64(2)                 # two loop iterations
@@ -330,13 +321,13 @@ def test_weights_inside_subgraphs_are_parameters_that_train_and_are_written_back
 def test_a_subgraph_initializer_reusing_an_outer_name_keeps_its_own_value():
     """ONNX names are unique across subgraphs; a file that breaks that rule must not read the outer Parameter."""
     inner = np.float32([10, 20, 30])
-    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [_vi("o")],
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["o"])], "then", [], [vi("o")],
                                [numpy_helper.from_array(inner, "w")])
-    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [_vi("o")])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [vi("o")])
     nodes = [helper.make_node("Add", ["x0", "w"], ["x"]),
              helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
     outer = np.float32([1, 2, 3])
-    m = import_onnx(_model(nodes, [_vi("x0", [3]), _vi("c", [], TensorProto.BOOL)], [_vi("y")],
+    m = import_onnx(onnx_model(nodes, [vi("x0", [3]), vi("c", [], TensorProto.BOOL)], [vi("y")],
                            [numpy_helper.from_array(outer, "w")], opset=13))
     assert [n for n, _ in m.named_parameters()] == ["w"]
     x0 = np.float32([1, 1, 1])

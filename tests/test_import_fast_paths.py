@@ -5,25 +5,17 @@ import itertools
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from interop import import_onnx
-
-
-def _vi(name, shape=None):
-    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=14):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+from onnx_graphs import onnx_model, vi
 
 
 def test_values_are_freed_after_their_last_reader():
     nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"]),
              helper.make_node("Abs", ["b"], ["y"])]
-    module = import_onnx(_model(nodes, [_vi("x", [3])], [_vi("y")]))
+    module = import_onnx(onnx_model(nodes, [vi("x", [3])], [vi("y")], opset=14))
     frees = [set(s.frees) for s in module._graph.steps]
     assert "a" in frees[1] and "b" in frees[2]
     assert all("y" not in f for f in frees)
@@ -32,13 +24,13 @@ def test_values_are_freed_after_their_last_reader():
 
 
 def test_values_a_subgraph_reads_outlive_their_last_direct_reader():
-    then = helper.make_graph([helper.make_node("Add", ["a", "b"], ["o"])], "then", [], [_vi("o")])
-    other = helper.make_graph([helper.make_node("Sub", ["a", "b"], ["o"])], "else", [], [_vi("o")])
+    then = helper.make_graph([helper.make_node("Add", ["a", "b"], ["o"])], "then", [], [vi("o")])
+    other = helper.make_graph([helper.make_node("Sub", ["a", "b"], ["o"])], "else", [], [vi("o")])
     nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["b"]),
              helper.make_node("ReduceSum", ["b"], ["s"], keepdims=0),
              helper.make_node("Less", ["s", "zero"], ["c"]),
              helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)]
-    model = _model(nodes, [_vi("x", [3])], [_vi("y")], [numpy_helper.from_array(np.float32(0), "zero")])
+    model = onnx_model(nodes, [vi("x", [3])], [vi("y")], [numpy_helper.from_array(np.float32(0), "zero")], opset=14)
     x = np.array([1.0, 2.0, -3.0], np.float32)
     np.testing.assert_allclose(import_onnx(model)(x).numpy(), ReferenceEvaluator(model).run(None, {"x": x})[0])
 
@@ -49,7 +41,7 @@ def _recurrent(kind, direction, layout, bias, initial, linear_before_reset, rng)
     x = rng.standard_normal((B, T, I) if layout else (T, B, I)).astype(np.float32)
     inits = [numpy_helper.from_array(rng.standard_normal((D, G * H, I)).astype(np.float32) * 0.5, "W"),
              numpy_helper.from_array(rng.standard_normal((D, G * H, H)).astype(np.float32) * 0.5, "R")]
-    names, feeds, inputs = ["x", "W", "R", "", ""], {"x": x}, [_vi("x", list(x.shape))]
+    names, feeds, inputs = ["x", "W", "R", "", ""], {"x": x}, [vi("x", list(x.shape))]
     if bias:
         inits.append(numpy_helper.from_array(rng.standard_normal((D, 2 * G * H)).astype(np.float32) * 0.5, "B"))
         names[3] = "B"
@@ -58,7 +50,7 @@ def _recurrent(kind, direction, layout, bias, initial, linear_before_reset, rng)
         for state in ["h0", "c0"][:2 if kind == "LSTM" else 1]:
             names.append(state)
             feeds[state] = rng.standard_normal(shape).astype(np.float32)
-            inputs.append(_vi(state, list(shape)))
+            inputs.append(vi(state, list(shape)))
     while not names[-1]:
         names.pop()
     outputs = ["Y", "Y_h", "Y_c"][:3 if kind == "LSTM" else 2]
@@ -66,7 +58,7 @@ def _recurrent(kind, direction, layout, bias, initial, linear_before_reset, rng)
     if kind == "GRU":
         attrs["linear_before_reset"] = linear_before_reset
     node = helper.make_node(kind, names, outputs, **attrs)
-    return _model([node], inputs, [_vi(o) for o in outputs], inits), feeds
+    return onnx_model([node], inputs, [vi(o) for o in outputs], inits, opset=14), feeds
 
 
 CASES = [c for c in itertools.product(["LSTM", "GRU"], ["forward", "reverse", "bidirectional"], [0, 1], [0, 1],

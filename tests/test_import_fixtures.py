@@ -10,6 +10,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
 
 import autocompyute as ac  # noqa: E402
+from gradcheck import as_list  # noqa: E402
 from interop import import_onnx  # noqa: E402
 
 FIXTURES = sorted((pathlib.Path(__file__).parent / "fixtures" / "onnx").glob("*.onnx"))
@@ -59,10 +60,6 @@ def _load(path):
     return _without_dropout(model) if any(n.op_type == "Dropout" for n in model.graph.node) else model
 
 
-def _outputs(out):
-    return out if isinstance(out, tuple) else (out,)
-
-
 def _ort(model, feeds):
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
 
@@ -73,7 +70,7 @@ def test_parity_with_onnxruntime(path):
     feeds = _inputs(model)
     module = import_onnx(model)
     with ac.no_grad():
-        ours = _outputs(module(**feeds))
+        ours = as_list(module(**feeds))
     theirs = _ort(model, feeds)
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
@@ -88,11 +85,11 @@ def test_one_finetuning_step_lowers_the_loss(path):
     params = list(module.parameters())
     assert params, "a fixture without trainable parameters"
     targets = [np.random.default_rng(1).standard_normal(o.shape).astype(np.float32)
-               for o in _outputs(module(**feeds))]
+               for o in as_list(module(**feeds))]
 
     def loss():
         total = None
-        for o, t in zip(_outputs(module(**feeds)), targets):
+        for o, t in zip(as_list(module(**feeds)), targets):
             term = ((o - ac.tensor(t)) ** 2).mean()
             total = term if total is None else total + term
         return total
@@ -124,6 +121,6 @@ def test_round_trip_after_changing_the_weights(path):
     assert [(o.domain, o.version) for o in written.opset_import] == [(o.domain, o.version) for o in model.opset_import]
     assert written.producer_name == model.producer_name
     with ac.no_grad():
-        ours = _outputs(module(**feeds))
+        ours = as_list(module(**feeds))
     for a, b in zip(ours, _ort(written, feeds)):
         np.testing.assert_allclose(a.numpy(), b, rtol=RTOL, atol=ATOL)

@@ -11,17 +11,9 @@ from autocompyute.errors import AutoCompyuteError  # noqa: E402
 from interop import import_onnx  # noqa: E402
 from interop.errors import OnnxImportError, UnsafeModelError, UnsupportedOpError  # noqa: E402
 from interop.onnx import safety  # noqa: E402
+from onnx_graphs import onnx_model, vi  # noqa: E402
 
 F32 = TensorProto.FLOAT
-
-
-def _vi(name, shape=None, elem=F32):
-    return helper.make_tensor_value_info(name, elem, shape)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=17):
-    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _external_model(location, offset=None, length=None, extra=None):
@@ -35,7 +27,7 @@ def _external_model(location, offset=None, length=None, extra=None):
     entries.update(extra or {})
     for k, v in entries.items():
         w.external_data.add(key=k, value=v)
-    return _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [w])
+    return onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [4])], [vi("y")], [w])
 
 
 def _save(tmp_path, model, name="m.onnx"):
@@ -107,11 +99,11 @@ def test_bytes_with_external_data_need_an_explicit_base_dir(tmp_path, weights):
 
 def test_raw_data_must_match_dims():
     bad = TensorProto(name="w", data_type=F32, dims=[4], raw_data=b"\0" * 12)
-    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [bad])
+    model = onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [4])], [vi("y")], [bad])
     with pytest.raises(OnnxImportError, match="raw_data holds 12 bytes"):
         import_onnx(model)
     typed = TensorProto(name="w", data_type=F32, dims=[4], float_data=[1.0, 2.0])
-    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [typed])
+    model = onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [4])], [vi("y")], [typed])
     with pytest.raises(OnnxImportError, match="float_data holds 2 values"):
         import_onnx(model)
 
@@ -119,19 +111,20 @@ def test_raw_data_must_match_dims():
 @pytest.mark.parametrize("dims", [[-1, 4], [1 << 40, 1 << 40], [1 << 62, 1 << 62, 4]])
 def test_negative_and_overflowing_dims_are_refused_before_allocating(dims):
     t = TensorProto(name="w", data_type=F32, dims=dims)
-    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [4])], [_vi("y")], [t])
+    model = onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [4])], [vi("y")], [t])
     with pytest.raises(UnsafeModelError, match="negative|over the limit"):
         import_onnx(model)
 
 
 def _huge_node_models():
     big = numpy_helper.from_array(np.array([1 << 20, 1 << 20, 1 << 10], np.int64), "shape")
-    yield _model([helper.make_node("ConstantOfShape", ["shape"], ["y"])], [], [_vi("y")], [big])
-    yield _model([helper.make_node("Expand", ["x", "shape"], ["y"])], [_vi("x", [1])], [_vi("y")], [big])
-    yield _model([helper.make_node("Tile", ["x", "reps"], ["y"])], [_vi("x", [2, 2])], [_vi("y")],
+    yield onnx_model([helper.make_node("ConstantOfShape", ["shape"], ["y"])], [], [vi("y")], [big])
+    yield onnx_model([helper.make_node("Expand", ["x", "shape"], ["y"])], [vi("x", [1])], [vi("y")], [big])
+    yield onnx_model([helper.make_node("Tile", ["x", "reps"], ["y"])], [vi("x", [2, 2])], [vi("y")],
                  [numpy_helper.from_array(np.array([1 << 30, 1 << 30], np.int64), "reps")])
     scalars = [numpy_helper.from_array(np.array(v, np.int64), n) for v, n in ((0, "a"), (1 << 50, "b"), (1, "d"))]
-    yield _model([helper.make_node("Range", ["a", "b", "d"], ["y"])], [], [_vi("y", None, TensorProto.INT64)], scalars)
+    yield onnx_model([helper.make_node("Range", ["a", "b", "d"], ["y"])], [], [vi("y", None, TensorProto.INT64)],
+                     scalars)
 
 
 @pytest.mark.parametrize("model", list(_huge_node_models()), ids=["ConstantOfShape", "Expand", "Tile", "Range"])
@@ -149,7 +142,7 @@ def test_unsupported_ops_are_reported_all_at_once_before_anything_runs():
              helper.make_node("__import__", ["c"], ["d"], name="sneaky"),
              helper.make_node("Relu", ["d"], ["e"], name="custom", domain="com.example"),
              helper.make_node("Relu", ["e"], ["y"], name="odd_attr", bogus=3)]
-    graph = helper.make_graph(nodes, "g", [_vi("x", [2])], [_vi("y")])
+    graph = helper.make_graph(nodes, "g", [vi("x", [2])], [vi("y")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
     with pytest.raises(UnsupportedOpError) as info:
         import_onnx(model)
@@ -161,10 +154,10 @@ def test_unsupported_ops_are_reported_all_at_once_before_anything_runs():
 
 
 def test_unsupported_ops_inside_subgraphs_are_reported_too():
-    inner = helper.make_graph([helper.make_node("Mystery", ["x"], ["o"], name="deep")], "then", [], [_vi("o")])
-    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [_vi("o")])
+    inner = helper.make_graph([helper.make_node("Mystery", ["x"], ["o"], name="deep")], "then", [], [vi("o")])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "else", [], [vi("o")])
     nodes = [helper.make_node("If", ["c"], ["y"], then_branch=inner, else_branch=other)]
-    model = _model(nodes, [_vi("c", [], TensorProto.BOOL), _vi("x", [2])], [_vi("y")])
+    model = onnx_model(nodes, [vi("c", [], TensorProto.BOOL), vi("x", [2])], [vi("y")])
     with pytest.raises(UnsupportedOpError, match="Mystery.*'deep'"):
         import_onnx(model)
 
@@ -172,7 +165,7 @@ def test_unsupported_ops_inside_subgraphs_are_reported_too():
 def test_truncated_and_corrupt_files_get_a_typed_error(tmp_path):
     w = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])]
-    data = _model(nodes, [_vi("x", [1, 64])], [_vi("y")], [w]).SerializeToString()
+    data = onnx_model(nodes, [vi("x", [1, 64])], [vi("y")], [w]).SerializeToString()
     for cut in (10, len(data) // 2, len(data) - 7, len(data) - 1):
         with pytest.raises(OnnxImportError):
             import_onnx(data[:cut])
@@ -185,7 +178,7 @@ def test_truncated_and_corrupt_files_get_a_typed_error(tmp_path):
 
 
 def test_nodes_reading_undefined_values_are_refused():
-    model = _model([helper.make_node("Relu", ["nowhere"], ["y"])], [_vi("x", [2])], [_vi("y")])
+    model = onnx_model([helper.make_node("Relu", ["nowhere"], ["y"])], [vi("x", [2])], [vi("y")])
     with pytest.raises(OnnxImportError, match="'nowhere'"):
         import_onnx(model)
 
@@ -193,8 +186,8 @@ def test_nodes_reading_undefined_values_are_refused():
 def test_recursive_functions_are_refused():
     fn = helper.make_function("local", "Loopy", ["a"], ["b"], [helper.make_node("Loopy", ["a"], ["b"], domain="local")],
                               [helper.make_opsetid("local", 1)])
-    graph = helper.make_graph([helper.make_node("Loopy", ["x"], ["y"], domain="local")], "g", [_vi("x", [2])],
-                              [_vi("y")])
+    graph = helper.make_graph([helper.make_node("Loopy", ["x"], ["y"], domain="local")], "g", [vi("x", [2])],
+                              [vi("y")])
     model = helper.make_model(graph, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
                                                                      helper.make_opsetid("local", 1)])
     with pytest.raises(UnsafeModelError, match="calls itself"):
@@ -206,7 +199,7 @@ def test_a_long_graph_imports_and_runs_without_recursion_limits():
     n = 200_000
     names = ["x"] + [f"v{i}" for i in range(n)]
     nodes = [helper.make_node("Neg", [names[i]], [names[i + 1]]) for i in range(n)]
-    model = _model(nodes, [_vi("x", [2])], [_vi(names[-1])])
+    model = onnx_model(nodes, [vi("x", [2])], [vi(names[-1])])
     m = import_onnx(model.SerializeToString())
     x = np.float32([1.0, -2.0])
     np.testing.assert_array_equal(m(x).numpy(), x)  # an even number of negations
@@ -214,13 +207,13 @@ def test_a_long_graph_imports_and_runs_without_recursion_limits():
 
 def test_nested_subgraphs_import_and_run_without_recursion_limits():
     depth = 30  # protobuf itself limits nesting to 100 messages (3 per If level)
-    leaf = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "leaf", [], [_vi("o")])
-    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "other", [], [_vi("o")])
+    leaf = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "leaf", [], [vi("o")])
+    other = helper.make_graph([helper.make_node("Identity", ["x"], ["o"])], "other", [], [vi("o")])
     body = leaf
     for level in range(depth):
         body = helper.make_graph([helper.make_node("If", ["c"], ["o"], then_branch=body, else_branch=other)],
-                                 f"level{level}", [], [_vi("o")])
-    model = _model(list(body.node), [_vi("c", [], TensorProto.BOOL), _vi("x", [2])], [_vi("o")], opset=13)
+                                 f"level{level}", [], [vi("o")])
+    model = onnx_model(list(body.node), [vi("c", [], TensorProto.BOOL), vi("x", [2])], [vi("o")], opset=13)
     m = import_onnx(model.SerializeToString())
     np.testing.assert_array_equal(m(np.array(True), np.float32([1, 2])).numpy(), [-1, -2])
 
@@ -228,6 +221,6 @@ def test_nested_subgraphs_import_and_run_without_recursion_limits():
 def test_limits_are_adjustable(monkeypatch):
     monkeypatch.setitem(safety.LIMITS, "max_tensor_bytes", 1000)
     w = numpy_helper.from_array(np.ones(1000, np.float32), "w")
-    model = _model([helper.make_node("Add", ["x", "w"], ["y"])], [_vi("x", [1000])], [_vi("y")], [w])
+    model = onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [1000])], [vi("y")], [w])
     with pytest.raises(UnsafeModelError, match="over the limit"):
         import_onnx(model)

@@ -12,6 +12,7 @@ from autocompyute.errors import ShapeError
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_attention among them)
 from cases_attention import ref_attention
 from gradcheck import check_grads
+from nn_helpers import rand
 
 
 def ref_mha(m, query, key, value, key_padding_mask=None, attn_mask=None, is_causal=False, average=True):
@@ -41,10 +42,6 @@ def ref_mha(m, query, key, value, key_padding_mask=None, attn_mask=None, is_caus
     return out, (w.mean(1) if average else w)
 
 
-def _rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
 def test_parameters_names_shapes_and_init():
     m = nn.MultiheadAttention(8, 2)
     assert [(n, p.shape) for n, p in m.named_parameters()] == [
@@ -64,9 +61,9 @@ def test_parameters_names_shapes_and_init():
 def test_self_attention_matches_numpy(batch_first):
     ac.manual_seed(1)
     m = nn.MultiheadAttention(8, 2, batch_first=batch_first)
-    m.in_proj_bias.data = _rand(24, seed=5)                              # non-zero biases, to see them used
-    m.out_proj.bias.data = _rand(8, seed=6)
-    x = _rand(3, 5, 8)                                                   # (B, L, E)
+    m.in_proj_bias.data = rand(24, seed=5)                              # non-zero biases, to see them used
+    m.out_proj.bias.data = rand(8, seed=6)
+    x = rand(3, 5, 8)                                                   # (B, L, E)
     inp = ac.tensor(x if batch_first else x.transpose(1, 0, 2))
     out, w = m(inp, inp, inp)
     want, want_w = ref_mha(m, x.astype(np.float64), x, x)
@@ -78,7 +75,7 @@ def test_self_attention_matches_numpy(batch_first):
 
 def test_cross_attention_with_masks():
     m = nn.MultiheadAttention(6, 3, batch_first=True)
-    q, kv = _rand(2, 4, 6, seed=1), _rand(2, 7, 6, seed=2)
+    q, kv = rand(2, 4, 6, seed=1), rand(2, 7, 6, seed=2)
     kpm = np.zeros((2, 7), bool)
     kpm[0, 5:] = True
     kpm[1, 3] = True
@@ -94,9 +91,9 @@ def test_cross_attention_with_masks():
 
 def test_float_and_per_head_masks_and_kdim_vdim():
     m = nn.MultiheadAttention(4, 2, kdim=3, vdim=5)
-    q, k, v = _rand(4, 2, 4, seed=1), _rand(6, 2, 3, seed=2), _rand(6, 2, 5, seed=3)     # (T, B, features)
-    am = _rand(2 * 2, 4, 6, seed=4)                                      # (B*H, L, S), float: added
-    kpm = _rand(2, 6, seed=5)
+    q, k, v = rand(4, 2, 4, seed=1), rand(6, 2, 3, seed=2), rand(6, 2, 5, seed=3)     # (T, B, features)
+    am = rand(2 * 2, 4, 6, seed=4)                                      # (B*H, L, S), float: added
+    kpm = rand(2, 6, seed=5)
     out, w = m(ac.tensor(q), ac.tensor(k), ac.tensor(v), attn_mask=ac.tensor(am), key_padding_mask=ac.tensor(kpm))
     bm = lambda a: a.transpose(1, 0, 2).astype(np.float64)  # noqa: E731
     want, want_w = ref_mha(m, bm(q), bm(k), bm(v), kpm.astype(np.float64), am.astype(np.float64))
@@ -106,7 +103,7 @@ def test_float_and_per_head_masks_and_kdim_vdim():
 
 def test_causal_unbatched_and_need_weights_false():
     m = nn.MultiheadAttention(4, 1)
-    x = _rand(5, 4)
+    x = rand(5, 4)
     t = ac.tensor(x)
     out, w = m(t, t, t, need_weights=False, is_causal=True)
     assert w is None and out.shape == (5, 4)

@@ -11,10 +11,7 @@ from autocompyute.errors import ShapeError
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_conv among them)
 from cases_conv import ref_adaptive_avg_pool, ref_avg_pool, ref_conv, ref_conv_transpose, ref_max_pool
 from gradcheck import check_grads
-
-
-def _params(m):
-    return {n: p.numpy().astype(np.float64) for n, p in m.named_parameters()}
+from nn_helpers import param_arrays
 
 
 @pytest.mark.parametrize("kw", [
@@ -28,7 +25,7 @@ def test_conv2d_layer_matches_loop_reference(kw):
     m = nn.Conv2d(4, 8, (3, 2), **kw)
     x = np.random.default_rng(1).standard_normal((2, 4, 9, 7)).astype(np.float32)
     y = m(ac.tensor(x))
-    p = _params(m)
+    p = param_arrays(m)
     want = ref_conv(x.astype(np.float64), p["weight"], p.get("bias"), m.stride, m.padding, m.dilation, m.groups)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-4, atol=1e-5)
@@ -52,7 +49,7 @@ def test_conv_parameter_names_shapes_and_init_bounds():
 def test_conv1d_layer_matches_loop_reference():
     m = nn.Conv1d(3, 4, 3, stride=2, padding=2, dilation=2)
     x = np.random.default_rng(2).standard_normal((2, 3, 12)).astype(np.float32)
-    p = _params(m)
+    p = param_arrays(m)
     want = ref_conv(x.astype(np.float64), p["weight"], p["bias"], 2, 2, 2)
     np.testing.assert_allclose(m(ac.tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)
 
@@ -60,7 +57,7 @@ def test_conv1d_layer_matches_loop_reference():
 def test_conv_transpose2d_layer_and_output_size():
     m = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
     x = np.random.default_rng(3).standard_normal((2, 4, 4, 5)).astype(np.float32)
-    p = _params(m)
+    p = param_arrays(m)
     want = ref_conv_transpose(x.astype(np.float64), p["weight"], p["bias"], 2, 1, 1, 2)
     y = m(ac.tensor(x))
     assert y.shape == (2, 6, 8, 10)
@@ -235,7 +232,7 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum_only():
 def test_conv_padding_modes(mode, np_mode):
     m = nn.Conv2d(2, 3, 3, padding=(2, 1), padding_mode=mode, stride=(1, 2))
     x = np.random.default_rng(8).standard_normal((2, 2, 6, 5)).astype(np.float32)
-    p = _params(m)
+    p = param_arrays(m)
     padded = np.pad(x.astype(np.float64), [(0, 0), (0, 0), (2, 2), (1, 1)], mode=np_mode)
     want = ref_conv(padded, p["weight"], p["bias"], (1, 2))
     np.testing.assert_allclose(m(ac.tensor(x)).numpy(), want, rtol=1e-4, atol=1e-5)

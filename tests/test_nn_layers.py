@@ -9,14 +9,14 @@ import autocompyute as ac
 import autocompyute.nn.functional as F
 from autocompyute import nn
 from autocompyute.errors import StateDictError
+import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_nn and cases_elementwise among them)
+from cases_elementwise import _sigmoid
+from cases_nn import _batch_norm_eval, _layer_norm
+from nn_helpers import rand
 
 
 def _np(t):
     return np.asarray(t.numpy(), dtype=np.float64)
-
-
-def _rand(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
 def _set(param, values):
@@ -33,7 +33,7 @@ def test_linear_parameters_init_and_forward():
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound      # kaiming_uniform(a=sqrt(5))
     assert abs(w.std() - bound / math.sqrt(3)) < 0.1 * bound
     assert np.abs(_np(m.bias)).max() <= bound
-    x = _rand(2, 3, 50)
+    x = rand(2, 3, 50)
     np.testing.assert_allclose(_np(m(ac.tensor(x))), x @ w.T + _np(m.bias), rtol=1e-5, atol=1e-5)
     assert nn.Linear(4, 3, bias=False).bias is None
     assert [n for n, _ in nn.Linear(4, 3, bias=False).named_parameters()] == ["weight"]
@@ -60,11 +60,11 @@ def test_embedding_forward_padding_row_and_its_gradient():
     idx = np.array([[1, 2, 1], [2, 9, 0]])
     out = m(ac.tensor(idx))
     np.testing.assert_array_equal(out.numpy(), m.weight.numpy()[idx])
-    (out * ac.tensor(_rand(2, 3, 4))).sum().backward()
+    (out * ac.tensor(rand(2, 3, 4))).sum().backward()
     g = m.weight.grad
     np.testing.assert_array_equal(g[2], 0)                                  # padding row: no gradient
     want = np.zeros((10, 4), np.float32)
-    np.add.at(want, idx.reshape(-1), _rand(2, 3, 4).reshape(-1, 4))
+    np.add.at(want, idx.reshape(-1), rand(2, 3, 4).reshape(-1, 4))
     want[2] = 0
     np.testing.assert_allclose(g, want, rtol=1e-6)
     with pytest.raises(IndexError):
@@ -72,31 +72,21 @@ def test_embedding_forward_padding_row_and_its_gradient():
 
 
 def test_embedding_from_pretrained_freezes():
-    m = nn.Embedding.from_pretrained(ac.tensor(_rand(3, 2)))
+    m = nn.Embedding.from_pretrained(ac.tensor(rand(3, 2)))
     assert not m.weight.requires_grad
-    assert nn.Embedding.from_pretrained(_rand(3, 2), freeze=False).weight.requires_grad
+    assert nn.Embedding.from_pretrained(rand(3, 2), freeze=False).weight.requires_grad
 
 
 # ---- normalisation ----
-def _ln(x, w, b, axes, eps=1e-5):
-    mu = x.mean(axes, keepdims=True)
-    return (x - mu) / np.sqrt(x.var(axes, keepdims=True) + eps) * w + b
-
-
 def test_layer_norm_module():
     m = nn.LayerNorm((3, 4), eps=1e-3)
     assert [(n, p.shape) for n, p in m.named_parameters()] == [("weight", (3, 4)), ("bias", (3, 4))]
-    _set(m.weight, _rand(3, 4, seed=1))
-    _set(m.bias, _rand(3, 4, seed=2))
-    x = _rand(2, 3, 4)
-    want = _ln(x.astype(np.float64), _np(m.weight), _np(m.bias), (1, 2), 1e-3)
+    _set(m.weight, rand(3, 4, seed=1))
+    _set(m.bias, rand(3, 4, seed=2))
+    x = rand(2, 3, 4)
+    want = _layer_norm(x.astype(np.float64), _np(m.weight), _np(m.bias), 2, 1e-3)
     np.testing.assert_allclose(_np(m(ac.tensor(x))), want, rtol=1e-4, atol=1e-5)
     assert list(nn.LayerNorm(4, elementwise_affine=False).parameters()) == []
-
-
-def _bn_ref(x, mean, var, w, b, eps=1e-5):
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    return (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * w.reshape(shape) + b.reshape(shape)
 
 
 @pytest.mark.parametrize("cls,shape", [(nn.BatchNorm1d, (8, 3)), (nn.BatchNorm1d, (4, 3, 5)),
@@ -111,11 +101,11 @@ def test_batch_norm_training_running_stats_and_eval(cls, shape):
     axes = (0,) + tuple(range(2, len(shape)))
     rm, rv = np.zeros(3), np.ones(3)
     for step in range(3):
-        x = _rand(*shape, seed=step) * 2 + 1
+        x = rand(*shape, seed=step) * 2 + 1
         out = m(ac.tensor(x))
         x64 = x.astype(np.float64)
         mean, var = x64.mean(axes), x64.var(axes)
-        np.testing.assert_allclose(_np(out), _bn_ref(x64, mean, var, w, b), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(_np(out), _batch_norm_eval(x64, w, b, mean, var), rtol=1e-4, atol=1e-5)
         n = x.size // 3
         rm = 0.8 * rm + 0.2 * mean
         rv = 0.8 * rv + 0.2 * var * n / (n - 1)                             # unbiased variance
@@ -123,32 +113,32 @@ def test_batch_norm_training_running_stats_and_eval(cls, shape):
         np.testing.assert_allclose(_np(m.running_var), rv, rtol=1e-5, atol=1e-6)
         assert int(m.num_batches_tracked.item()) == step + 1
     m.eval()
-    x = _rand(*shape, seed=9)
-    np.testing.assert_allclose(_np(m(ac.tensor(x))), _bn_ref(x.astype(np.float64), rm, rv, w, b), rtol=1e-4,
+    x = rand(*shape, seed=9)
+    np.testing.assert_allclose(_np(m(ac.tensor(x))), _batch_norm_eval(x.astype(np.float64), w, b, rm, rv), rtol=1e-4,
                                atol=1e-5)
     assert int(m.num_batches_tracked.item()) == 3                          # eval does not count
 
 
 def test_batch_norm_cumulative_average_and_no_tracking():
     m = nn.BatchNorm1d(2, momentum=None, affine=False)
-    xs = [_rand(6, 2, seed=s) for s in range(3)]
+    xs = [rand(6, 2, seed=s) for s in range(3)]
     for x in xs:
         m(ac.tensor(x))
     np.testing.assert_allclose(_np(m.running_mean), np.mean([x.mean(0) for x in xs], axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(_np(m.running_var), np.mean([x.var(0, ddof=1) for x in xs], axis=0), rtol=1e-5)
     free = nn.BatchNorm1d(2, track_running_stats=False).eval()
     assert list(free.state_dict()) == ["weight", "bias"]
-    x = _rand(6, 2)
-    np.testing.assert_allclose(_np(free(ac.tensor(x))), _bn_ref(x, x.mean(0), x.var(0), np.ones(2), np.zeros(2)),
-                               rtol=1e-4, atol=1e-5)
+    x = rand(6, 2)
+    np.testing.assert_allclose(_np(free(ac.tensor(x))),
+                               _batch_norm_eval(x, np.ones(2), np.zeros(2), x.mean(0), x.var(0)), rtol=1e-4, atol=1e-5)
 
 
 def test_batch_norm_gradient_flows_to_affine_and_input():
     m = nn.BatchNorm2d(2)
-    x = ac.tensor(_rand(3, 2, 2, 2), requires_grad=True)
-    (m(x) * ac.tensor(_rand(3, 2, 2, 2, seed=4))).sum().backward()
+    x = ac.tensor(rand(3, 2, 2, 2), requires_grad=True)
+    (m(x) * ac.tensor(rand(3, 2, 2, 2, seed=4))).sum().backward()
     assert x.grad.shape == (3, 2, 2, 2) and m.weight.grad.shape == (2,) and m.bias.grad.shape == (2,)
-    np.testing.assert_allclose(m.bias.grad, _rand(3, 2, 2, 2, seed=4).sum((0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(m.bias.grad, rand(3, 2, 2, 2, seed=4).sum((0, 2, 3)), rtol=1e-5)
 
 
 def test_batch_norm_rejects_wrong_rank_and_single_values():
@@ -162,7 +152,7 @@ def test_group_norm_and_instance_norm():
     m = nn.GroupNorm(2, 4)
     _set(m.weight, [1.0, 2.0, 0.5, -1.0])
     _set(m.bias, [0.0, 0.1, 0.2, 0.3])
-    x = _rand(2, 4, 3, 3).astype(np.float64)
+    x = rand(2, 4, 3, 3).astype(np.float64)
     g = x.reshape(2, 2, -1)
     want = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
     want = want * _np(m.weight)[None, :, None, None] + _np(m.bias)[None, :, None, None]
@@ -178,14 +168,14 @@ def test_group_norm_and_instance_norm():
 
 def test_instance_norm_with_running_stats():
     m = nn.InstanceNorm2d(2, track_running_stats=True, momentum=0.5)
-    x = _rand(3, 2, 4, 4).astype(np.float64)
+    x = rand(3, 2, 4, 4).astype(np.float64)
     m(ac.tensor(x.astype(np.float32)))
     per = x.reshape(3, 2, -1)
     np.testing.assert_allclose(_np(m.running_mean), 0.5 * per.mean(-1).mean(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(_np(m.running_var), 0.5 + 0.5 * per.var(-1, ddof=1).mean(0), rtol=1e-5)
     m.eval()
     y = m(ac.tensor(x.astype(np.float32)))
-    want = _bn_ref(x, _np(m.running_mean), _np(m.running_var), np.ones(2), np.zeros(2))
+    want = _batch_norm_eval(x, np.ones(2), np.zeros(2), _np(m.running_mean), _np(m.running_var))
     np.testing.assert_allclose(_np(y), want, rtol=1e-4, atol=1e-5)
 
 
@@ -206,7 +196,7 @@ def test_dropout_module_train_and_eval():
 
 
 def test_dropout_gradient_uses_the_same_mask():
-    x = ac.tensor(_rand(50, 20), requires_grad=True)
+    x = ac.tensor(rand(50, 20), requires_grad=True)
     y = F.dropout(x, 0.5)
     y.sum().backward()
     mask = y.numpy() / np.where(x.numpy() == 0, 1, x.numpy())
@@ -218,17 +208,13 @@ def test_dropout_p1_zeroes_everything():
 
 
 def test_flatten_and_identity():
-    x = ac.tensor(_rand(2, 3, 4, 5))
+    x = ac.tensor(rand(2, 3, 4, 5))
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 2)(x).shape == (24, 5)
     assert nn.Identity(7, foo=1)(x) is x
 
 
 # ---- activations ----
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
 _erf = np.vectorize(math.erf)
 
 ACTIVATIONS = [
@@ -253,13 +239,13 @@ ACTIVATIONS = [
 @pytest.mark.parametrize("module,ref", ACTIVATIONS, ids=[type(m).__name__ + str(i) for i, (m, _) in
                                                           enumerate(ACTIVATIONS)])
 def test_activation_modules(module, ref):
-    x = (_rand(4, 7) * 3).astype(np.float32)
+    x = (rand(4, 7) * 3).astype(np.float32)
     np.testing.assert_allclose(_np(module(ac.tensor(x))), ref(x.astype(np.float64)), rtol=1e-4, atol=1e-5)
 
 
 # ---- loss modules ----
 def test_loss_modules_match_their_functions_and_numpy():
-    x, t = _rand(6, 4), _rand(6, 4, seed=1)
+    x, t = rand(6, 4), rand(6, 4, seed=1)
     y = np.array([0, 3, 1, 1, 2, 0])
     X, T, Y = ac.tensor(x), ac.tensor(t), ac.tensor(y)
     logp = x - np.log(np.exp(x).sum(1, keepdims=True))
@@ -287,7 +273,7 @@ def test_loss_modules_match_their_functions_and_numpy():
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_cross_entropy_mean_over_ignored_and_weighted_elements():
     """The weighted mean divides by the weights of the targets that count (PyTorch's convention)."""
-    x = _rand(5, 3)
+    x = rand(5, 3)
     y = np.array([0, 2, -100, 1, 2])
     w = np.array([0.2, 1.0, 3.0], np.float32)
     logp = x - np.log(np.exp(x).sum(1, keepdims=True))

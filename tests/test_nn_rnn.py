@@ -11,6 +11,7 @@ from autocompyute.errors import ShapeError
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_rnn among them)
 from cases_rnn import ref_gru, ref_lstm, ref_rnn
 from gradcheck import check_grads
+from nn_helpers import param_arrays
 
 KINDS = {
     "rnn_tanh": (lambda **kw: nn.RNN(**kw), 1),
@@ -43,10 +44,6 @@ def ref_stack(kind, params, x, h0, c0=None, num_layers=1, bidirectional=False, b
     return (x, np.stack(hs), np.stack(cs)) if kind == "lstm" else (x, np.stack(hs))
 
 
-def _params(m):
-    return {n: p.numpy().astype(np.float64) for n, p in m.named_parameters()}
-
-
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_parameter_names_shapes_order_and_init(kind):
     make, gates = KINDS[kind]
@@ -76,7 +73,7 @@ def test_matches_numpy_recurrence(kind, layers, bidirectional):
     c0 = rng.standard_normal((count, 3, 5)).astype(np.float32)
     state = (ac.tensor(h0), ac.tensor(c0)) if kind == "lstm" else ac.tensor(h0)
     out, hn = m(ac.tensor(x), state)
-    want = ref_stack(kind, _params(m), x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64),
+    want = ref_stack(kind, param_arrays(m), x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64),
                      layers, bidirectional)
     assert out.shape == (6, 3, 5 * (2 if bidirectional else 1))
     np.testing.assert_allclose(out.numpy(), want[0], rtol=1e-4, atol=1e-5)
@@ -93,7 +90,7 @@ def test_batch_first_default_state_and_no_bias(kind):
     x = np.random.default_rng(1).standard_normal((2, 5, 3)).astype(np.float32)    # (B, T, I)
     out, hn = m(ac.tensor(x))
     zeros = np.zeros((2, 2, 4))
-    want = ref_stack(kind, _params(m), x.transpose(1, 0, 2).astype(np.float64), zeros, zeros, 1, True, bias=False)
+    want = ref_stack(kind, param_arrays(m), x.transpose(1, 0, 2).astype(np.float64), zeros, zeros, 1, True, bias=False)
     assert out.shape == (2, 5, 8)
     np.testing.assert_allclose(out.numpy(), want[0].transpose(1, 0, 2), rtol=1e-4, atol=1e-5)
     hn = hn[0] if kind == "lstm" else hn
@@ -149,7 +146,7 @@ def test_dropout_only_between_layers_and_only_in_training():
     x = ac.randn(5, 2, 3)
     m.eval()
     out_eval, _ = m(x)
-    want = ref_stack("gru", _params(m), x.numpy().astype(np.float64), np.zeros((2, 2, 4)), num_layers=2)
+    want = ref_stack("gru", param_arrays(m), x.numpy().astype(np.float64), np.zeros((2, 2, 4)), num_layers=2)
     np.testing.assert_allclose(out_eval.numpy(), want[0], rtol=1e-4, atol=1e-5)
     m.train()
     out_train, _ = m(x)

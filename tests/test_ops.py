@@ -5,18 +5,14 @@ import pytest
 
 import autocompyute as ac
 from autocompyute.ops import all_ops
-from gradcheck import check_grads
+from gradcheck import as_list, check_grads
 from op_cases import CASES, Strided
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (tuple, list)) else [x]
 
 
 def _compare(case, arrays):
     tensors = [ac.tensor(a.astype(np.float32) if a.dtype.kind == "f" else a) for a in arrays]
-    got = _as_list(case.fn(*tensors))
-    want = _as_list(case.ref(*[np.asarray(a) for a in arrays]))
+    got = as_list(case.fn(*tensors))
+    want = as_list(case.ref(*[np.asarray(a) for a in arrays]))
     assert len(got) == len(want), f"{len(got)} outputs, reference has {len(want)}"
     for g, w in zip(got, want):
         w = np.asarray(w)
@@ -66,7 +62,7 @@ def _covered(cases):
     found = set()
     for case in cases:
         with ac.autograd.record_graph():
-            outs = _as_list(case.fn(*[ac.tensor(a) for a in case.arrays()]))
+            outs = as_list(case.fn(*[ac.tensor(a) for a in case.arrays()]))
         found |= _ops_in_graph(outs)
     return found
 
@@ -95,7 +91,7 @@ def test_forward_without_grad_equals_forward_with_grad(case):
     def run(grad):
         tensors = [ac.tensor(a, requires_grad=grad and a.dtype.kind == "f") for a in arrays]
         with ac.enable_grad() if grad else ac.no_grad():
-            return [o.numpy() for o in _as_list(case.fn(*tensors))]
+            return [o.numpy() for o in as_list(case.fn(*tensors))]
 
     for with_grad, without in zip(run(True), run(False)):
         np.testing.assert_array_equal(without, with_grad)

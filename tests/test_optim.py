@@ -9,6 +9,7 @@ import pytest
 import autocompyute as ac
 from autocompyute import nn, optim
 from autocompyute.optim import lr_scheduler as sched
+from nn_helpers import lr_trace
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((5, 4))
@@ -199,32 +200,19 @@ def test_state_dict_layout_and_mismatch():
 
 
 # ---- schedulers ----
-def _lrs(make_sched, steps, lr=1.0):
-    p = nn.Parameter(np.ones(1))
-    opt = optim.SGD([p], lr=lr)
-    s = make_sched(opt)
-    out = [opt.param_groups[0]["lr"]]
-    for _ in range(steps):
-        opt.step()
-        s.step()
-        out.append(opt.param_groups[0]["lr"])
-        assert s.get_last_lr() == [out[-1]]
-    return out
-
-
 def test_step_lr():
-    assert _lrs(lambda o: sched.StepLR(o, step_size=2, gamma=0.5), 5) == pytest.approx([1, 1, .5, .5, .25, .25])
+    assert lr_trace(lambda o: sched.StepLR(o, step_size=2, gamma=0.5), 5) == pytest.approx([1, 1, .5, .5, .25, .25])
 
 
 def test_cosine_annealing_lr():
-    got = _lrs(lambda o: sched.CosineAnnealingLR(o, T_max=4, eta_min=0.1), 4, lr=0.5)
+    got = lr_trace(lambda o: sched.CosineAnnealingLR(o, T_max=4, eta_min=0.1), 4, lr=0.5)
     want = [0.1 + 0.4 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)]
     assert got == pytest.approx(want)
     assert got[-1] == pytest.approx(0.1)
 
 
 def test_linear_lr_warmup():
-    got = _lrs(lambda o: sched.LinearLR(o, start_factor=0.25, total_iters=3), 5, lr=2.0)
+    got = lr_trace(lambda o: sched.LinearLR(o, start_factor=0.25, total_iters=3), 5, lr=2.0)
     assert got == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
 
 
@@ -238,7 +226,7 @@ def test_lambda_lr_per_group():
 
 
 def test_sequential_warmup_then_cosine():
-    got = _lrs(lambda o: sched.warmup_cosine(o, warmup_steps=2, total_steps=6, start_factor=0.5), 7)
+    got = lr_trace(lambda o: sched.warmup_cosine(o, warmup_steps=2, total_steps=6, start_factor=0.5), 7)
     want = [0.5, 0.75] + [(1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)] + [0.5 * (1 + math.cos(
         math.pi * 5 / 4))]
     assert got == pytest.approx(want)

@@ -10,6 +10,7 @@ import autocompyute.nn.functional as F
 from autocompyute import nn, optim
 from autocompyute.optim import lr_scheduler as sched
 from carry_over import carry_over_model
+from nn_helpers import lr_trace
 
 REFS = np.load(pathlib.Path(__file__).parent / "fixtures" / "torch_ref" / "nn.npz")
 
@@ -94,13 +95,7 @@ SCHEDULES = {
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_schedule_against_torch(name):
-    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.5)
-    s = SCHEDULES[name](opt)
-    lrs = [opt.param_groups[0]["lr"]]
-    for _ in range(12):
-        opt.step()
-        s.step()
-        lrs.append(opt.param_groups[0]["lr"])
+    lrs = lr_trace(SCHEDULES[name], 12, lr=0.5)
     np.testing.assert_allclose(lrs, REFS[f"sched/{name}"], rtol=1e-9, atol=1e-12)
 
 
