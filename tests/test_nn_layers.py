@@ -179,6 +179,15 @@ def test_instance_norm_with_running_stats():
     np.testing.assert_allclose(_np(y), want, rtol=1e-4, atol=1e-5)
 
 
+
+def test_instance_norm_momentum_none_leaves_the_running_stats_as_pytorch_does():
+    m = nn.InstanceNorm2d(2, track_running_stats=True, momentum=None)
+    y = m(ac.tensor(rand(3, 2, 4, 4)))                                # it raised a TypeError
+    np.testing.assert_array_equal(_np(m.running_mean), np.zeros(2))
+    np.testing.assert_array_equal(_np(m.running_var), np.ones(2))
+    np.testing.assert_allclose(_np(y).reshape(3, 2, -1).mean(-1), 0, atol=1e-5)
+
+
 # ---- dropout, flatten, identity ----
 def test_dropout_module_train_and_eval():
     m = nn.Dropout(0.25)

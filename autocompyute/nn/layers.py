@@ -178,8 +178,9 @@ class InstanceNorm2d(_BatchNorm):
 
     def forward(self, x):
         self._check_input(x)
+        momentum = 0.0 if self.momentum is None else self.momentum  # as PyTorch: None leaves the statistics
         return F.instance_norm(x, *self._tracked_stats(), self.weight, self.bias,
-                               self.training or not self.track_running_stats, self.momentum, self.eps)
+                               self.training or not self.track_running_stats, momentum, self.eps)
 
 
 # ---- dropout, reshaping, identity ----
