@@ -3,6 +3,7 @@ import math
 
 from ..errors import DTypeError, check_indices, shape_error
 from .base import Op
+from .reduce import log_softmax_array
 from .unary import _sigmoid, _softplus
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -41,9 +42,14 @@ def _classes_back(xp, g2, shape):
     return xp.moveaxis(moved, -1, 1)
 
 
-def _log_softmax_rows(xp, x2):
-    shifted = x2 - x2.max(axis=1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+def _class_targets(xp, op, y, n_classes, weight, ignore_index, dtype):
+    """Integer targets (M,) checked against n_classes (ignore_index allowed): (y with ignored rows at class 0,
+    the not-ignored mask, each row's weight w[y] (0 where ignored))."""
+    valid = y != ignore_index
+    check_indices(xp, type(op).__name__, y, n_classes, what="target class", allow=ignore_index)
+    y_safe = xp.where(valid, y, 0)
+    wy = valid.astype(dtype) if weight is None else weight[y_safe] * valid
+    return y_safe, valid, wy
 
 
 class CrossEntropy(Op):
@@ -59,11 +65,8 @@ class CrossEntropy(Op):
         x2, batch_shape = _classes_last(xp, x)                   # (M, C)
         y = target.reshape(-1)                                   # (M,)
         n_classes = x2.shape[1]
-        logp = _log_softmax_rows(xp, x2)                         # (M, C)
-        valid = y != self.ignore_index
-        check_indices(xp, type(self).__name__, y, x2.shape[1], what="target class", allow=self.ignore_index)
-        y_safe = xp.where(valid, y, 0)
-        wy = valid.astype(x.dtype) if weight is None else weight[y_safe] * valid
+        logp = log_softmax_array(xp, x2, 1)                      # (M, C)
+        y_safe, valid, wy = _class_targets(xp, self, y, n_classes, weight, self.ignore_index, x.dtype)
         picked = xp.take_along_axis(logp, y_safe[:, None], axis=1)[:, 0]
         eps = self.label_smoothing
         loss = -(1 - eps) * wy * picked
@@ -79,8 +82,7 @@ class CrossEntropy(Op):
     def backward(self, dy):
         xp, s = self.xp, self.saved
         m = s.logp.shape[0]
-        g = _grad_of_reduction(xp, dy, (m,) if self.reduction != "none" else dy.shape, self.reduction,
-                               s.divisor).reshape(-1)             # (M,)
+        g = _grad_of_reduction(xp, dy, (m,), self.reduction, s.divisor).reshape(-1)  # (M,)
         dx = xp.exp(s.logp) * (g * s.row_q)[:, None]             # softmax * sum_c q[c]
         dx[xp.arange(m), s.y] -= g * (1 - self.label_smoothing) * s.wy
         if self.label_smoothing:
@@ -97,7 +99,7 @@ class CrossEntropyProbs(Op):
         x2, batch_shape = _classes_last(xp, x)                   # (M, C)
         t2, _ = _classes_last(xp, target)
         n_classes = x2.shape[1]
-        logp = _log_softmax_rows(xp, x2)
+        logp = log_softmax_array(xp, x2, 1)
         eps = self.label_smoothing
         q = (1 - eps) * t2 + eps / n_classes                     # (M, C)
         if weight is not None:
@@ -109,7 +111,7 @@ class CrossEntropyProbs(Op):
     def backward(self, dy):
         xp, s = self.xp, self.saved
         m = s.logp.shape[0]
-        g = _grad_of_reduction(xp, dy, (m,) if self.reduction != "none" else dy.shape, self.reduction).reshape(-1)
+        g = _grad_of_reduction(xp, dy, (m,), self.reduction).reshape(-1)
         g = g[:, None]
         dx = g * (xp.exp(s.logp) * s.q.sum(axis=1, keepdims=True) - s.q)
         dt = -g * (1 - self.label_smoothing) * s.logp
@@ -126,10 +128,7 @@ class NllLoss(Op):
         xp = self.xp
         x2, batch_shape = _classes_last(xp, x)
         y = target.reshape(-1)
-        valid = y != self.ignore_index
-        check_indices(xp, type(self).__name__, y, x2.shape[1], what="target class", allow=self.ignore_index)
-        y_safe = xp.where(valid, y, 0)
-        wy = valid.astype(x.dtype) if weight is None else weight[y_safe] * valid
+        y_safe, _, wy = _class_targets(xp, self, y, x2.shape[1], weight, self.ignore_index, x.dtype)
         loss = -wy * xp.take_along_axis(x2, y_safe[:, None], axis=1)[:, 0]
         divisor = wy.sum()
         self.save(y=y_safe, wy=wy, divisor=divisor, x_shape=x.shape, m=x2.shape[0], c=x2.shape[1])
@@ -137,8 +136,7 @@ class NllLoss(Op):
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
-        g = _grad_of_reduction(xp, dy, (s.m,) if self.reduction != "none" else dy.shape, self.reduction,
-                               s.divisor).reshape(-1)
+        g = _grad_of_reduction(xp, dy, (s.m,), self.reduction, s.divisor).reshape(-1)
         dx = xp.zeros((s.m, s.c), dtype=dy.dtype)
         dx[xp.arange(s.m), s.y] = -g * s.wy
         return (_classes_back(xp, dx, s.x_shape), None) + ((None,) if self.has_weight else ())

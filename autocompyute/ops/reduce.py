@@ -267,14 +267,18 @@ class Softmax(Op):
 class LogSoftmax(Op):
     """y = x - logsumexp(x) along `axis`; dx = dy - softmax(x) * sum(dy)."""
     def forward(self, x):
-        xp = self.xp
-        z = x - x.max(axis=self.axis, keepdims=True)
-        y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        y = log_softmax_array(self.xp, x, self.axis)
         self.save(y=y)
         return y
 
     def backward(self, dy):
         return (dy - self.xp.exp(self.saved.y) * dy.sum(axis=self.axis, keepdims=True),)
+
+
+def log_softmax_array(xp, x, axis):
+    """x - logsumexp(x) along `axis` of an array, shifted by the maximum so that exp cannot overflow."""
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
 
 
 class Cumsum(Op):
