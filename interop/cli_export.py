@@ -31,19 +31,18 @@ def build_zoo_model(name):
 def run(args):
     from autocompyute import checkpoint
 
-    from .export import export_onnx
-    from .parity import check_parity
+    from .export import save, trace_export
+    from .parity import check_trace
     model, inputs = build_zoo_model(args.model)
     if args.checkpoint:
         checkpoint.load_into(model, args.checkpoint)
     model.eval()
-    export_onnx(model, inputs, args.output, opset=args.opset, dynamic_batch=not args.static_batch,
-                external_data=args.external_data or None)
+    proto, info = trace_export(model, inputs, opset=args.opset, dynamic_batch=not args.static_batch)
+    save(proto, args.output, external_data=args.external_data or None)
     print(f"wrote {args.output}")
     if args.no_check:
         return 0
-    # the same trace again, compared node by node with onnxruntime
-    report = check_parity(model, inputs, opset=args.opset, dynamic_batch=not args.static_batch)
+    report = check_trace(proto, info)  # the exported graph, node by node against onnxruntime
     print(report)
     if not report.ok:
         print("autocompyute export: the exported model disagrees with onnxruntime", file=sys.stderr)

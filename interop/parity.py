@@ -77,23 +77,24 @@ def check_parity(model, inputs=None, *, rtol=1e-4, atol=1e-5, base_dir=None, **e
     `export_kwargs` go to export_onnx). Missing inputs of an ONNX model are made up: random values of each
     input's dtype, symbolic dims of size 2. Returns a ParityReport (`ok`, per-output errors, the first
     diverging node)."""
-    if isinstance(model, (str, os.PathLike, bytes, onnx.ModelProto)):
-        proto = _load(model, base_dir)
-        feeds = _feeds(proto, inputs)
-        promoted, names = _promote(proto)
-        ours = _run_imported(promoted, feeds, base_dir, model)
-        engine_ops = {}
-    else:
+    if not isinstance(model, (str, os.PathLike, bytes, onnx.ModelProto)):
         if inputs is None:
             raise ValueError("check_parity of a module needs example inputs")
         from .export import trace_export
-        proto, info = trace_export(model, inputs, **export_kwargs)
-        feeds = dict(info.inputs)
-        promoted, names = _promote(proto, keep=set(info.values) | set(info.outputs))
-        ours = dict(info.values)
-        engine_ops = info.value_op
+        return check_trace(*trace_export(model, inputs, **export_kwargs), rtol=rtol, atol=atol)
+    proto = _load(model, base_dir)
+    feeds = _feeds(proto, inputs)
+    promoted, names = _promote(proto)
+    ours = _run_imported(promoted, feeds, base_dir, model)
+    return _compare(proto, feeds, ours, _run_ort(promoted, feeds, names), {}, rtol, atol)
+
+
+def check_trace(proto, info, *, rtol=1e-4, atol=1e-5):
+    """check_parity of what `export.trace_export` returned: our forward's values against onnxruntime's."""
+    feeds = dict(info.inputs)
+    promoted, names = _promote(proto, keep=set(info.values) | set(info.outputs))
     theirs = _run_ort(promoted, feeds, names)
-    return _compare(proto, feeds, ours, theirs, engine_ops, rtol, atol)
+    return _compare(proto, feeds, dict(info.values), theirs, info.value_op, rtol, atol)
 
 
 # ---- the two runtimes ----
