@@ -332,3 +332,15 @@ def test_a_subgraph_initializer_reusing_an_outer_name_keeps_its_own_value():
     assert [n for n, _ in m.named_parameters()] == ["w"]
     x0 = np.float32([1, 1, 1])
     np.testing.assert_allclose(m(x0, np.array(True)).numpy(), (x0 + outer) * inner)
+
+
+def test_center_crop_pad_keeps_an_integer_dtype_and_crops_and_pads_like_onnxruntime():
+    x = np.arange(1, 31, dtype=np.int32).reshape(5, 6)
+    model = onnx_model([helper.make_node("CenterCropPad", ["x", "s"], ["y"])],
+                       [vi("x", [5, 6], TensorProto.INT32), vi("s", [2], TensorProto.INT64)],
+                       [vi("y", None, TensorProto.INT32)], opset=18)
+    s = np.array([3, 9], np.int64)                                  # crop the rows, pad the columns
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x, "s": s})[0]
+    got = import_onnx(model)(x, s).numpy()
+    assert got.dtype == np.int32                                    # (it came back as int64)
+    np.testing.assert_array_equal(got, want)

@@ -220,22 +220,16 @@ def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
 
 @rule("CenterCropPad", 18)
 def center_crop_pad(x, shape, *, axes=None):
-    target = ints(shape)
+    """Crop the centre (its start rounded down) or pad with zeros around it (the extra at the end): a Pad with
+    negative pads where it crops."""
     axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
-    pos = flat_positions(x)
-    n = x.numel()
-    for ax, size in zip(axes, target):
-        cur = pos.shape[ax]
-        if size < cur:  # crop: the centre, rounding the start down
-            start = (cur - size) // 2
-            pos = np.take(pos, np.arange(start, start + size), axis=ax)
-        elif size > cur:  # pad with zeros (index n: an extra zero input)
-            before = (size - cur) // 2
-            widths = [(0, 0)] * pos.ndim
-            widths[ax] = (before, size - cur - before)
-            pos = np.pad(pos, widths, constant_values=n)
-    return gather_map([x, scalar_like(x, 0)], pos) if is_float(x) else const(
-        np.append(values(x).reshape(-1), 0)[pos], x)
+    begins, ends = [], []
+    for ax, size in zip(axes, ints(shape)):
+        grow = size - x.shape[ax]
+        begin = grow // 2 if grow >= 0 else -(-grow // 2)
+        begins.append(begin)
+        ends.append(grow - begin)
+    return _pad(x, begins + ends, "constant", None, axes)
 
 
 # ---- Pad: constant, reflect, edge and wrap; negative pads crop ----
