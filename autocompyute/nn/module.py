@@ -185,19 +185,12 @@ class Module:
     # ---- state ----
     def state_dict(self):
         """Name -> Tensor (detached, sharing memory) for every parameter and persistent buffer."""
-        out = OrderedDict()
-        for mod_name, m in self.named_modules():
-            skip = m.__dict__.get("_non_persistent", set())
-            for table in (m._parameters, m._buffers):
-                for name, t in table.items():
-                    if t is not None and name not in skip:
-                        out[f"{mod_name}.{name}" if mod_name else name] = t.detach()
-        return out
+        return OrderedDict((k, t.detach()) for k, t in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values in. With strict (the default), missing or unexpected keys and any shape or dtype
         mismatch raise StateDictError naming every problem; nothing is changed then."""
-        own = self.state_dict()
+        own = dict(self._state_tensors())
         problems, updates = [], []
         missing = [k for k in own if k not in state_dict]
         extra = [k for k in state_dict if k not in own]
@@ -218,17 +211,18 @@ class Module:
                 updates.append((k, arr))
         if problems:
             raise StateDictError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
-        tensors = dict(self._all_state_tensors())
         for k, arr in updates:
-            t = tensors[k]
+            t = own[k]
             t.data = backends.to_device(arr, t.device).copy()
         return missing, extra
 
-    def _all_state_tensors(self):
+    def _state_tensors(self):
+        """(name, Tensor) of every parameter and persistent buffer, in state-dict order."""
         for mod_name, m in self.named_modules():
+            skip = m.__dict__.get("_non_persistent", set())
             for table in (m._parameters, m._buffers):
                 for name, t in table.items():
-                    if t is not None:
+                    if t is not None and name not in skip:
                         yield (f"{mod_name}.{name}" if mod_name else name), t
 
     # ---- calling and printing ----
