@@ -31,8 +31,12 @@ class LRScheduler:
         self.last_epoch += 1
         self._set(self.last_epoch)
 
+    def _lrs(self, epoch):
+        """Every group's rate at `epoch`."""
+        return [self.lr_at(base, epoch) for base in self.base_lrs]
+
     def _set(self, epoch):
-        self._last_lr = [self.lr_at(base, epoch) for base in self.base_lrs]
+        self._last_lr = self._lrs(epoch)
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
 
@@ -91,10 +95,8 @@ class LambdaLR(LRScheduler):
         self.lr_lambda = lambdas
         super().__init__(optimizer, last_epoch)
 
-    def _set(self, epoch):
-        self._last_lr = [base * f(epoch) for base, f in zip(self.base_lrs, self.lr_lambda)]
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
-            group["lr"] = lr
+    def _lrs(self, epoch):
+        return [base * f(epoch) for base, f in zip(self.base_lrs, self.lr_lambda)]
 
 
 class SequentialLR(LRScheduler):
