@@ -180,126 +180,101 @@ def gather_nd(x, indices, *, batch_dims=0):
     return apply_movement(x, lambda a: _gather_nd_np(a, idx, batch_dims))
 
 
-def _scatter(data, updates, place, reduction="none"):
-    """Scatter `updates` into `data`: `place(target, values)` writes with numpy. Reductions other than none
-    and add are computed on values (their gradient passes to the data only where nothing was written)."""
+def _scatter(data, updates, targets, reduction="none"):
+    """Scatter `updates` into `data`; `targets(shape)` gives the flat position in `data` that each update
+    element (in row-major order) is written to. Repeated positions: the last update wins ("none"), or all are
+    combined in update order. Reductions other than none and add are computed on values (their gradient passes
+    to the data only where nothing was written)."""
+    n = data.numel()
+    where = targets(tuple(data.shape))                                  # (number of updates,)
     if reduction in ("none", "add") and is_float(data):
-        n = data.numel()
-        pos = flat_positions(data)
-        upd = np.arange(n, n + updates.numel(), dtype=np.int64).reshape(updates.shape)
+        upd = np.arange(n, n + updates.numel(), dtype=np.int64)         # the updates' ids in gather_map's input
         if reduction == "none":
-            place(pos, upd)
+            pos = flat_positions(data)
+            pos.reshape(-1)[where] = upd
             return gather_map([data, updates], pos)
-        # add: each output sums its data element and every update written to it
-        lists = [[p] for p in pos.reshape(-1)]
-        _collect(place, pos, upd, lists)
-        k = max(len(v) for v in lists)
-        index = np.array([v + [v[0]] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
-        weight = np.array([[1.0] * len(v) + [0.0] * (k - len(v)) for v in lists]).reshape(pos.shape + (k,))
-        return gather_map([data, updates], index, weight)
+        # add: each output sums its data element and every update written to it, padded with weight-0 copies
+        order = np.argsort(where, kind="stable")
+        counts = np.bincount(where, minlength=n)
+        k = 1 + int(counts.max(initial=0))
+        index = np.repeat(np.arange(n, dtype=np.int64)[:, None], k, axis=1)
+        weight = np.zeros((n, k))
+        weight[:, 0] = 1.0
+        rank = np.arange(len(where)) - np.repeat(np.cumsum(counts) - counts, counts)  # place among its target's
+        index[where[order], 1 + rank] = upd[order]
+        weight[where[order], 1 + rank] = 1.0
+        return gather_map([data, updates], index.reshape(tuple(data.shape) + (k,)),
+                          weight.reshape(tuple(data.shape) + (k,)))
     out = values(data).copy()
-    vals = values(updates)
+    vals = values(updates).reshape(-1)
     if reduction == "none":
-        place(out, vals)
-    else:
-        fn = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction]
-        _reduce_place(place, out, vals, fn)
+        out.reshape(-1)[where] = vals
+    else:  # ufunc.at applies repeated positions one after another, in update order
+        {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}[reduction].at(
+            out.reshape(-1), where, vals)
     return const(out, data)
 
 
-def _collect(place, pos, upd, lists):
-    """For every update element, find the output position it is written to (by placing its id and reading back)."""
-    probe = np.full(pos.shape, -1, dtype=np.int64)
-    flat_upd = upd.reshape(-1)
-    # write one update at a time so repeated targets are all seen
-    for j, u in enumerate(flat_upd):
-        single = np.full(upd.shape, -1, dtype=np.int64)
-        single.reshape(-1)[j] = u
-        probe[...] = -1
-        place(probe, single, only=j)
-        hit = np.nonzero(probe.reshape(-1) == u)[0]
-        for h in hit:
-            lists[h].append(int(u))
+def _flat_targets(op, coords, shape):
+    """Flat positions of index tuples `coords` (one array per dim, negatives already wrapped) in `shape`; an
+    IndexError names the op for any out of bounds."""
+    for axis, (c, size) in enumerate(zip(coords, shape)):
+        bad = (c < 0) | (c >= size)
+        if bad.any():
+            raise IndexError(f"{op}: index {int(np.asarray(c)[bad].flat[0])} is out of bounds for axis {axis} "
+                             f"with size {size}")
+    return np.ravel_multi_index(tuple(coords), shape).reshape(-1)
 
 
-def _reduce_place(place, out, vals, fn):
-    flat = vals.reshape(-1)
-    for j in range(flat.size):
-        probe = np.zeros(out.shape, dtype=bool)
-        marks = np.zeros(vals.shape, dtype=bool)
-        marks.reshape(-1)[j] = True
-        place(probe, marks, only=j)
-        out[probe] = fn(out[probe], flat[j])
-
-
-def _elements_placer(indices, axis):
-    def place(target, values, only=None):
-        idx = _fix_index(indices, target.shape[axis])
-        coords = list(np.indices(idx.shape))  # every update's coordinates, with `axis` taken from indices
+def _elements_targets(op, indices, axis):
+    """ScatterElements: update (i, j, ...) goes to the same position with index[i, j, ...] along `axis`."""
+    def targets(shape):
+        idx = _fix_index(indices, shape[axis])
+        coords = list(np.indices(idx.shape))
         coords[axis] = idx
-        if only is not None:
-            coords = [c.reshape(-1)[only] for c in coords]
-            values = values.reshape(-1)[only]
-        target[tuple(coords)] = values
-    return place
+        return _flat_targets(op, coords, shape)
+    return targets
 
 
-def _nd_placer(indices):
-    def place(target, values, only=None):
+def _nd_targets(indices):
+    """ScatterND: each index row (a prefix of k coordinates) takes a whole slice shape[k:] of updates."""
+    def targets(shape):
         idx = np.asarray(indices, dtype=np.int64)
         k = idx.shape[-1]
-        idx = np.where(idx < 0, idx + np.array(target.shape[:k]), idx)
-        rows = idx.reshape(-1, k)
-        vals = values.reshape((rows.shape[0],) + target.shape[k:])
-        slice_size = math.prod(target.shape[k:])
-        for r, row in enumerate(rows):
-            if only is not None and not (r * slice_size <= only < (r + 1) * slice_size):
-                continue
-            if only is None:
-                target[tuple(row)] = vals[r]
-            else:
-                sub = np.unravel_index(only - r * slice_size, target.shape[k:]) if target.shape[k:] else ()
-                target[tuple(row) + tuple(sub)] = vals[r][sub]
-    return place
+        rows = np.where(idx < 0, idx + np.array(shape[:k]), idx).reshape(-1, k)
+        base = _flat_targets("ScatterND", list(rows.T), shape[:k])     # (rows,)
+        size = math.prod(shape[k:])
+        return (base[:, None] * size + np.arange(size)).reshape(-1)
+    return targets
 
 
 @rule("ScatterElements", 11, 13, 16, 18)
 def scatter_elements(data, indices, updates, *, axis=0, reduction="none"):
-    return _scatter(data, updates, _elements_placer(values(indices), axis), reduction)
+    return _scatter(data, updates, _elements_targets("ScatterElements", values(indices), axis), reduction)
 
 
 @rule("Scatter", 9, 11)
 def scatter(data, indices, updates, *, axis=0):
-    return _scatter(data, updates, _elements_placer(values(indices), axis))
+    return _scatter(data, updates, _elements_targets("Scatter", values(indices), axis))
 
 
 @rule("ScatterND", 11, 13, 16, 18)
 def scatter_nd(data, indices, updates, *, reduction="none"):
-    return _scatter(data, updates, _nd_placer(values(indices)), reduction)
+    return _scatter(data, updates, _nd_targets(values(indices)), reduction)
 
 
 @rule("TensorScatter", 24)
 def tensor_scatter(past, update, write_indices=None, *, axis=-2, mode="linear"):
     """Write update[b] into the cache of batch b at write_indices[b] along `axis` (wrapping when circular)."""
     ax = axis % past.ndim
-    starts = ints(write_indices) if write_indices is not None else [0] * past.shape[0]
-    length, seq = past.shape[ax], update.shape[ax]
+    starts = np.array(ints(write_indices) if write_indices is not None else [0] * past.shape[0], np.int64)
 
-    def place(target, values, only=None):
-        ids = np.arange(values.size).reshape(values.shape)
-        for b, start in enumerate(starts):
-            for i in range(seq):
-                j = (start + i) % length if mode == "circular" else start + i
-                dst = [slice(None)] * target.ndim
-                src = [slice(None)] * target.ndim
-                dst[0], dst[ax], src[0], src[ax] = b, j, b, i
-                if only is None:
-                    target[tuple(dst)] = values[tuple(src)]
-                else:
-                    hit = ids[tuple(src)] == only
-                    part = target[tuple(dst)]
-                    part[hit] = values[tuple(src)][hit]
-    return _scatter(past, update, place)
+    def targets(shape):
+        coords = list(np.indices(tuple(update.shape)))
+        j = starts[coords[0]] + coords[ax]                              # update (b, ..., i, ...) -> b's start + i
+        coords[ax] = j % shape[ax] if mode == "circular" else j
+        return _flat_targets("TensorScatter", coords, shape)
+    return _scatter(past, update, targets)
 
 
 @rule("Compress", 9, 11)
