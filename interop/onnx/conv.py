@@ -122,22 +122,25 @@ def _export_adaptive_avg_pool(g, op, inputs):
 
 
 # ---- import ----
+def _same_split(total, auto_pad):
+    """A total padding as (lo, hi): SAME_UPPER puts the smaller half first, otherwise the larger."""
+    small = total // 2
+    return (small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small)
+
+
 def _auto_pads(auto_pad, spatial, kernel, strides, dilations, pads):
     """(lo, hi) per spatial dim from ONNX's pads [x1_begin, x2_begin, ..., x1_end, ...] or auto_pad."""
     nd = len(spatial)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = []
-        for s, k, st, d in zip(spatial, kernel, strides, dilations):
-            total = max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0)
-            small = total // 2
-            out.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-        return tuple(out)
+        return tuple(_same_split(max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0), auto_pad)
+                     for s, k, st, d in zip(spatial, kernel, strides, dilations))
     if auto_pad == "VALID" or pads is None:
         return ((0, 0),) * nd
     return tuple((pads[i], pads[i + nd]) for i in range(nd))
 
 
-def _geometry(x, kernel_shape, strides, dilations, nd):
+def _geometry(strides, dilations, nd):
+    """ONNX's strides and dilations, 1 where omitted."""
     strides = tuple(strides) if strides is not None else (1,) * nd
     dilations = tuple(dilations) if dilations is not None else (1,) * nd
     return strides, dilations
@@ -146,7 +149,7 @@ def _geometry(x, kernel_shape, strides, dilations, nd):
 @import_rule("Conv", since=1)
 def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     nd = w.ndim - 2
-    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
+    strides, dilations = _geometry(strides, dilations, nd)
     padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
     args = (x, w) if b is None else (x, w, b)
     return Conv.apply(*args, stride=strides, padding=padding, dilation=dilations, groups=group)
@@ -156,27 +159,17 @@ def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
 def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                    output_padding=None, output_shape=None, pads=None, strides=None):
     nd = w.ndim - 2
-    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
+    strides, dilations = _geometry(strides, dilations, nd)
     output_padding = tuple(output_padding) if output_padding is not None else (0,) * nd
     full = [(s - 1) * st + (k - 1) * d + 1 + op for s, st, k, d, op in
             zip(x.shape[2:], strides, w.shape[2:], dilations, output_padding)]
     if output_shape is not None:  # pads follow from the requested size
-        padding = []
-        for f, o in zip(full, output_shape[-nd:]):
-            total = f - o
-            small = total // 2  # ONNX: SAME_UPPER puts the smaller half first, otherwise the larger
-            padding.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-        padding = tuple(padding)
+        padding = tuple(_same_split(f - o, auto_pad) for f, o in zip(full, output_shape[-nd:]))
         if any(hi < 0 for _, hi in padding):  # a larger requested size: zeros added at the end
             output_padding = tuple(op - min(hi, 0) for op, (_, hi) in zip(output_padding, padding))
             padding = tuple((lo, max(hi, 0)) for lo, hi in padding)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        padding = []
-        for f, s, st in zip(full, x.shape[2:], strides):
-            total = max(f - s * st, 0)
-            small = total // 2
-            padding.append((small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small))
-        padding = tuple(padding)
+        padding = tuple(_same_split(max(f - s * st, 0), auto_pad) for f, s, st in zip(full, x.shape[2:], strides))
     else:
         padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
     args = (x, w) if b is None else (x, w, b)
@@ -188,44 +181,36 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     return y[(slice(None), slice(None)) + tuple(slice(lo, y.shape[2 + i] - hi) for i, (lo, hi) in enumerate(padding))]
 
 
-def _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, name):
-    nd = len(kernel_shape)
-    strides, dilations = _geometry(x, kernel_shape, strides, dilations, nd)
-    padding = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations, pads)
-    if any(lo != hi for lo, hi in padding):
-        raise ValueError(f"{name}: asymmetric pads {padding} are not supported")
-    return strides, dilations, tuple(lo for lo, _ in padding)
-
-
-def _engine_pools(x, kernel_shape, strides, dilations, pads, auto_pad):
-    """Whether the engine's pooling Ops take these attributes (floating-point input, symmetric pads of at most
-    half the kernel); otherwise the rules use the general gather forms in _pooling.py (integers, asymmetric or
-    wide pads, dilations, indices)."""
+def _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad):
+    """(strides, dilations, symmetric padding) when the engine's pooling Ops take these attributes
+    (floating-point input, symmetric pads of at most half the kernel), else None: the rules then use the general
+    gather forms in _pooling.py (integers, asymmetric or wide pads, indices)."""
     if x.dtype.kind != "f":
-        return False
-    strides, dilations = _geometry(x, kernel_shape, strides, dilations, len(kernel_shape))
+        return None
+    strides, dilations = _geometry(strides, dilations, len(kernel_shape))
     padding = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations, pads)
-    return all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(padding, kernel_shape))
+    if not all(lo == hi and 2 * lo <= k for (lo, hi), k in zip(padding, kernel_shape)):
+        return None
+    return strides, dilations, tuple(lo for lo, _ in padding)
 
 
 @rule("MaxPool", 1, 8, 10, 11, 12, 22)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
-    if len([n for n in ctx.node.outputs if n]) > 1 or not _engine_pools(x, kernel_shape, strides, dilations,
-                                                                         pads, auto_pad):
+    args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
+    if len([n for n in ctx.node.outputs if n]) > 1 or args is None:
         return _pooling.max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
-    strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad, "MaxPool")
+    strides, dilations, padding = args
     return engine_max_pool(x, kernel_shape, strides, padding, dilations, bool(ceil_mode), nd=len(kernel_shape))
 
 
 @rule("AveragePool", 1, 7, 10, 11, 19, 22)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
-    if any(d != 1 for d in dilations or ()) or not _engine_pools(x, kernel_shape, strides, dilations, pads,
-                                                                 auto_pad):
+    args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
+    if any(d != 1 for d in dilations or ()) or args is None:
         return _pooling.avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
-    strides, dilations, padding = _pool_padding(x, kernel_shape, strides, dilations, pads, auto_pad,
-                                                "AveragePool")
+    strides, _, padding = args
     return avg_pool(x, kernel_shape, strides, padding, bool(ceil_mode), bool(count_include_pad),
                     nd=len(kernel_shape))
 
