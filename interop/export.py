@@ -45,7 +45,7 @@ def export_onnx(model, args, f=None, *, opset=None, dynamic_batch=True, input_na
         # An imported OnnxModule writes its own graph back (same nodes, names and opset; current weights).
         return model.to_onnx(f) if f is not None else model.to_onnx()
     proto, _ = trace_export(model, args, opset=opset, dynamic_batch=dynamic_batch, input_names=input_names,
-                            output_names=output_names, training=training)
+                            output_names=output_names, training=training, keep_values=False)
     if f is not None:
         save(proto, f, external_data=external_data)
     return proto
@@ -74,7 +74,8 @@ def save(proto, f, external_data=None):
 class ExportInfo:
     """What a trace export knows besides the proto: our value of every exported tensor (for parity)."""
 
-    def __init__(self):
+    def __init__(self, keep_values=True):
+        self.keep_values = keep_values  # False: values and value_op stay empty
         self.values = {}       # ONNX value name -> numpy array from our forward, in graph order
         self.value_op = {}     # ONNX value name -> engine Op class name that produced it
         self.inputs = {}       # graph input name -> example array
@@ -82,8 +83,9 @@ class ExportInfo:
 
 
 def trace_export(model, args, *, opset=None, dynamic_batch=True, input_names=None, output_names=None,
-                 training=False):
-    """Like export_onnx, and also returns an ExportInfo (our intermediate values by ONNX name)."""
+                 training=False, keep_values=True):
+    """Like export_onnx, and also returns an ExportInfo (our intermediate values by ONNX name, unless
+    keep_values is False: export alone needs none, and on a GPU each would be a copy to the host)."""
     opset = MAX_OPSET if opset is None else int(opset)
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ExportError(f"opset {opset} is not supported: export writes opsets {MIN_OPSET} to {MAX_OPSET} "
@@ -104,7 +106,7 @@ def trace_export(model, args, *, opset=None, dynamic_batch=True, input_names=Non
                                   "export with dynamic_batch=False") from e
             twin = (inputs2, outs2)
     g = ExportGraph(opset, training)
-    info = ExportInfo()
+    info = ExportInfo(keep_values)
     g.write(model, arrays, axes, inputs1, outs1, twin, input_names, output_names, info)
     return g.make_model(doc=f"exported from {_describe(model)}"), info
 
@@ -263,7 +265,7 @@ class ExportGraph(GraphBuilder):
                                   f"the op has {op.n_outputs}")
             for i, name in enumerate(outs):
                 names[(id(op), i)] = name
-            for i, ref in enumerate(op.outputs):
+            for i, ref in enumerate(op.outputs if info.keep_values else ()):
                 t = ref()
                 if t is not None:
                     info.values[outs[i]] = t.numpy()
