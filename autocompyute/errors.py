@@ -32,7 +32,7 @@ def check_dim(d, ndim, op):
     return d % ndim
 
 
-def check_indices(xp, op, indices, size, what="index", allow=None):
+def check_indices(op, indices, size, what="index", allow=None):
     """Raise IndexOutOfRangeError unless every entry of the integer array `indices` is in [0, size); entries equal
     to `allow` (an ignore_index) are skipped."""
     if indices.size == 0:

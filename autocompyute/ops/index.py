@@ -111,7 +111,7 @@ def _check_index(op, x, dim, index, src=None):
     if too_big:
         shapes = (x.shape, index.shape) if src is None else (x.shape, index.shape, src.shape)
         raise shape_error(op, *shapes, why="index does not fit")
-    check_indices(x.xp, op, index.data, x.shape[axis], what=f"index along dim {axis}")
+    check_indices(op, index.data, x.shape[axis], what=f"index along dim {axis}")
     return index, axis
 
 

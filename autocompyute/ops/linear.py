@@ -77,7 +77,7 @@ def embedding(indices, weight, padding_idx=None):
     if weight.ndim != 2:
         raise shape_error("embedding", weight.shape, why="weight must be 2-D (num_embeddings, dim)")
     n = weight.shape[0]
-    check_indices(indices.xp, "embedding", indices.data, n)
+    check_indices("embedding", indices.data, n)
     if padding_idx is not None:
         padding_idx = int(padding_idx) % n
     return Embedding.apply(indices, weight, padding_idx=padding_idx)

@@ -9,7 +9,7 @@ from .unary import _sigmoid, _softplus
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def _reduce(xp, loss, reduction, divisor=None):
+def _reduce(loss, reduction, divisor=None):
     if reduction == "none":
         return loss
     total = loss.sum()
@@ -46,7 +46,7 @@ def _class_targets(xp, op, y, n_classes, weight, ignore_index, dtype):
     """Integer targets (M,) checked against n_classes (ignore_index allowed): (y with ignored rows at class 0,
     the not-ignored mask, each row's weight w[y] (0 where ignored))."""
     valid = y != ignore_index
-    check_indices(xp, type(op).__name__, y, n_classes, what="target class", allow=ignore_index)
+    check_indices(type(op).__name__, y, n_classes, what="target class", allow=ignore_index)
     y_safe = xp.where(valid, y, 0)
     wy = valid.astype(dtype) if weight is None else weight[y_safe] * valid
     return y_safe, valid, wy
@@ -77,7 +77,7 @@ class CrossEntropy(Op):
         divisor = wy.sum()
         self.save(logp=logp, y=y_safe, valid=valid, wy=wy, weight=weight, divisor=divisor,
                   row_q=(1 - eps) * wy + (eps / n_classes) * w_sum * valid, x_shape=x.shape)
-        return _reduce(xp, loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction, divisor)
+        return _reduce(loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction, divisor)
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
@@ -106,7 +106,7 @@ class CrossEntropyProbs(Op):
             q = q * weight
         loss = -(q * logp).sum(axis=1)
         self.save(logp=logp, q=q, weight=weight, x_shape=x.shape)
-        return _reduce(xp, loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction)
+        return _reduce(loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction)
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
@@ -132,7 +132,7 @@ class NllLoss(Op):
         loss = -wy * xp.take_along_axis(x2, y_safe[:, None], axis=1)[:, 0]
         divisor = wy.sum()
         self.save(y=y_safe, wy=wy, divisor=divisor, x_shape=x.shape, m=x2.shape[0], c=x2.shape[1])
-        return _reduce(xp, loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction, divisor)
+        return _reduce(loss.reshape(batch_shape).astype(x.dtype, copy=False), self.reduction, divisor)
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
@@ -147,7 +147,7 @@ class MseLoss(Op):
     def forward(self, a, b):
         d = a - b
         self.save(d=d)
-        return _reduce(self.xp, d * d, self.reduction)
+        return _reduce(d * d, self.reduction)
 
     def backward(self, dy):
         d = self.saved.d
@@ -160,7 +160,7 @@ class L1Loss(Op):
     def forward(self, a, b):
         d = a - b
         self.save(sign=self.xp.sign(d))
-        return _reduce(self.xp, self.xp.abs(d), self.reduction)
+        return _reduce(self.xp.abs(d), self.reduction)
 
     def backward(self, dy):
         sign = self.saved.sign
@@ -177,7 +177,7 @@ class SmoothL1Loss(Op):
         quad = ad < self.beta
         self.save(d=d, quad=quad)
         loss = xp.where(quad, 0.5 * d * d / (self.beta or 1), ad - 0.5 * self.beta)
-        return _reduce(xp, loss.astype(d.dtype, copy=False), self.reduction)
+        return _reduce(loss.astype(d.dtype, copy=False), self.reduction)
 
     def backward(self, dy):
         xp, d, quad = self.xp, self.saved.d, self.saved.quad
@@ -196,7 +196,7 @@ class BinaryCrossEntropy(Op):
         if weight is not None:
             loss = loss * weight
         self.save(p=p, t=t, weight=weight, log_p=log_p, log_q=log_q, shape=loss.shape)
-        return _reduce(xp, loss.astype(p.dtype, copy=False), self.reduction)
+        return _reduce(loss.astype(p.dtype, copy=False), self.reduction)
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
@@ -223,7 +223,7 @@ class BinaryCrossEntropyWithLogits(Op):
             loss = loss * weight
         self.save(x=x, t=t, weight=weight, pos_weight=pos_weight, softplus_neg=softplus_neg,
                   log_weight=log_weight, shape=loss.shape)
-        return _reduce(xp, loss.astype(x.dtype, copy=False), self.reduction)
+        return _reduce(loss.astype(x.dtype, copy=False), self.reduction)
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
