@@ -27,7 +27,7 @@ from autocompyute.tensor import Tensor
 
 from .errors import OnnxImportError, UnsafeModelError, UnsupportedOpError
 from .onnx import safety
-from .onnx.registry import find_import_rule, load_rules
+from .onnx.registry import canonical_domain, find_import_rule, load_rules
 
 # Input slots whose floating-point initializers are not trainable: (op_type, input index). BatchNormalization's
 # running mean and variance become buffers; the others (scales, bounds, ratios) stay constants.
@@ -186,7 +186,7 @@ class _Compiler:
 
     def __init__(self, model, base_dir):
         self.base_dir = base_dir
-        self.opsets = {("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in model.opset_import}
+        self.opsets = {canonical_domain(o.domain): int(o.version) for o in model.opset_import}
         self.functions = {(f.domain, f.name): f for f in model.functions}
         self.missing = collections.OrderedDict()  # (domain, op_type, opset, why) -> node names
         self.jobs = []
@@ -255,7 +255,7 @@ class _Compiler:
                                       "(a truncated or corrupt file?)")
 
     def _step(self, node, name, opsets, scope, fn_chain, binding):
-        domain = "" if node.domain == "ai.onnx" else node.domain
+        domain = canonical_domain(node.domain)
         key = (node.domain, node.op_type)
         attrs = {}
         for a in node.attribute:
@@ -271,7 +271,7 @@ class _Compiler:
                 raise UnsafeModelError(f"function {node.domain}.{node.op_type} calls itself")
             fn = self.functions[key]
             fn_opsets = dict(self.opsets)
-            fn_opsets.update({("" if o.domain == "ai.onnx" else o.domain): int(o.version) for o in fn.opset_import})
+            fn_opsets.update({canonical_domain(o.domain): int(o.version) for o in fn.opset_import})
             fn_binding = {a.name: a for a in fn.attribute_proto}
             fn_binding.update(attrs)
             body = self.schedule(fn, fn_opsets, None, fn_chain + (key,), fn_binding, isolated=True)

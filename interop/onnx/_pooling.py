@@ -12,6 +12,12 @@ from autocompyute.ops.onnx_ops import gather_map
 from ._import_util import const, scalar_like, values
 
 
+def same_split(total, auto_pad):
+    """A total padding as (begin, end): SAME_UPPER puts the smaller half first, otherwise the larger."""
+    small = total // 2
+    return (small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small)
+
+
 def pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad, ceil_mode):
     """Output sizes and the leading pads of each spatial dimension, as ONNX defines them."""
     nd = len(spatial)
@@ -25,8 +31,7 @@ def pool_geometry(spatial, kernel, strides, pads, dilations, auto_pad, ceil_mode
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             out = -(-size // s)
             total = max((out - 1) * s + span - size, 0)
-            pb = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
-            pe = total - pb
+            pb, pe = same_split(total, auto_pad)
         elif auto_pad == "VALID":
             out, pb, pe = (size - span) // s + 1, 0, 0
         else:

@@ -122,17 +122,11 @@ def _export_adaptive_avg_pool(g, op, inputs):
 
 
 # ---- import ----
-def _same_split(total, auto_pad):
-    """A total padding as (lo, hi): SAME_UPPER puts the smaller half first, otherwise the larger."""
-    small = total // 2
-    return (small, total - small) if auto_pad == "SAME_UPPER" else (total - small, small)
-
-
 def _auto_pads(auto_pad, spatial, kernel, strides, dilations, pads):
     """(lo, hi) per spatial dim from ONNX's pads [x1_begin, x2_begin, ..., x1_end, ...] or auto_pad."""
     nd = len(spatial)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        return tuple(_same_split(max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0), auto_pad)
+        return tuple(_pooling.same_split(max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0), auto_pad)
                      for s, k, st, d in zip(spatial, kernel, strides, dilations))
     if auto_pad == "VALID" or pads is None:
         return ((0, 0),) * nd
@@ -164,12 +158,13 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     full = [(s - 1) * st + (k - 1) * d + 1 + op for s, st, k, d, op in
             zip(x.shape[2:], strides, w.shape[2:], dilations, output_padding)]
     if output_shape is not None:  # pads follow from the requested size
-        padding = tuple(_same_split(f - o, auto_pad) for f, o in zip(full, output_shape[-nd:]))
+        padding = tuple(_pooling.same_split(f - o, auto_pad) for f, o in zip(full, output_shape[-nd:]))
         if any(hi < 0 for _, hi in padding):  # a larger requested size: zeros added at the end
             output_padding = tuple(op - min(hi, 0) for op, (_, hi) in zip(output_padding, padding))
             padding = tuple((lo, max(hi, 0)) for lo, hi in padding)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        padding = tuple(_same_split(max(f - s * st, 0), auto_pad) for f, s, st in zip(full, x.shape[2:], strides))
+        padding = tuple(_pooling.same_split(max(f - s * st, 0), auto_pad)
+                        for f, s, st in zip(full, x.shape[2:], strides))
     else:
         padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
     args = (x, w) if b is None else (x, w, b)

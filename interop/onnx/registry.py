@@ -50,9 +50,14 @@ def import_rule(op_type, since=1, domain=""):
     return register
 
 
+def canonical_domain(domain):
+    """The rule tables' name of an operator domain: "" for the default one, however the model spells it."""
+    return "" if domain == "ai.onnx" else domain
+
+
 def find_import_rule(domain, op_type, opset):
     """The newest rule for (domain, op_type) at or below `opset`, or None."""
-    domain = "" if domain == "ai.onnx" else domain
+    domain = canonical_domain(domain)
     versions = IMPORT_RULES.get((domain, op_type), ())
     best = None
     for since, fn in versions:
