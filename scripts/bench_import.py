@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from _rss import reset_peak, status_bytes  # (scripts/ is on sys.path when a script runs)
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
@@ -62,14 +64,6 @@ def write_models(folder, sizes):
 
 
 # ---- one load, in a fresh process ----
-def _status(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024  # MiB
-    return float("nan")
-
-
 def child(loader, path):
     """Time one load and measure its memory; prints one JSON line."""
     sys.path.insert(0, ROOT)
@@ -78,18 +72,13 @@ def child(loader, path):
     from interop import import_onnx
     from interop.onnx.registry import load_rules
     load_rules()  # the rule modules load once per process: not part of a file's cost
-    try:  # reset the peak (VmHWM) to the current RSS (Linux)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        peak_reset = True
-    except OSError:
-        peak_reset = False
-    before = _status("VmRSS")
+    peak_reset = reset_peak()
+    before = status_bytes("VmRSS") / 2**20   # MiB
     t0 = time.perf_counter()
     result = onnx.load(path) if loader == "onnx.load" else import_onnx(path)
     seconds = time.perf_counter() - t0
-    peak = _status("VmHWM") - before if peak_reset else float("nan")
-    kept = _status("VmRSS") - before
+    peak = status_bytes("VmHWM") / 2**20 - before if peak_reset else float("nan")
+    kept = status_bytes("VmRSS") / 2**20 - before
     del result
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "kept_mb": kept}))
 

@@ -35,6 +35,8 @@ import subprocess
 import sys
 import time
 
+from _rss import reset_peak, status_bytes  # (scripts/ is on sys.path when a script runs)
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = ("mlp", "cnn", "gpt", "lstm")
 # glibc settings that keep freed memory for reuse instead of returning it to the system after every large free
@@ -156,35 +158,18 @@ def theirs(name, threads):
 
 
 # ---- one measurement, in a fresh process ----
-def _proc_status(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024   # kB
-    return 0
-
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def worker(name, framework, mode, steps, warmup, threads):
     """Print one JSON line: {"median_ms", "min_ms"} (mode "time") or {"peak_mb"} (mode "memory")."""
     step = ours(name) if framework == "autocompyute" else theirs(name, threads)
     import gc
     gc.collect()
     if mode == "memory":
-        before = _proc_status("VmRSS")
-        if not _reset_peak_rss():
+        before = status_bytes("VmRSS")
+        if not reset_peak():
             raise SystemExit("cannot reset the peak RSS (/proc/self/clear_refs)")
         for _ in range(4):
             float(step().item())
-        print(json.dumps({"peak_mb": (_proc_status("VmHWM") - before) / 2**20}))
+        print(json.dumps({"peak_mb": (status_bytes("VmHWM") - before) / 2**20}))
         return
     times = []
     for i in range(warmup + steps):
