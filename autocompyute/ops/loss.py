@@ -18,12 +18,15 @@ def _reduce(loss, reduction, divisor=None):
     return total / (loss.size if divisor is None else divisor)
 
 
-def _grad_of_reduction(xp, dy, shape, reduction, divisor=None):
-    """d(reduced loss)/d(elementwise loss), broadcast to the elementwise loss's `shape`."""
+def _grad_of_reduction(xp, dy, shape, reduction, divisor=None, weight=None):
+    """d(reduced loss)/d(elementwise loss), broadcast to the elementwise loss's `shape`; times the elementwise
+    `weight` when the loss was weighted."""
     if reduction == "none":
-        return dy
-    scale = 1 if reduction == "sum" else 1 / (math.prod(shape) if divisor is None else divisor)
-    return xp.broadcast_to(dy * scale, shape)
+        g = dy
+    else:
+        scale = 1 if reduction == "sum" else 1 / (math.prod(shape) if divisor is None else divisor)
+        g = xp.broadcast_to(dy * scale, shape)
+    return g if weight is None else g * weight
 
 
 def _classes_last(xp, x):
@@ -200,9 +203,7 @@ class BinaryCrossEntropy(Op):
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
-        g = _grad_of_reduction(xp, dy, s.shape, self.reduction)
-        if s.weight is not None:
-            g = g * s.weight
+        g = _grad_of_reduction(xp, dy, s.shape, self.reduction, weight=s.weight)
         dp = g * (s.p - s.t) / xp.maximum((1 - s.p) * s.p, 1e-12)
         dt = g * (s.log_q - s.log_p)
         return (dp, dt) + ((None,) if self.has_weight else ())
@@ -227,9 +228,7 @@ class BinaryCrossEntropyWithLogits(Op):
 
     def backward(self, dy):
         xp, s = self.xp, self.saved
-        g = _grad_of_reduction(xp, dy, s.shape, self.reduction)
-        if s.weight is not None:
-            g = g * s.weight
+        g = _grad_of_reduction(xp, dy, s.shape, self.reduction, weight=s.weight)
         sigmoid_neg = _sigmoid(xp, -s.x)
         dx = g * ((1 - s.t) - s.log_weight * sigmoid_neg)
         dt = g * (-s.x + (0 if s.pos_weight is None else (s.pos_weight - 1) * s.softplus_neg))
