@@ -154,6 +154,26 @@ def rng(device="cpu"):
     return _rng[device]
 
 
+# numpy reduces along a short last axis (softmax over 64 keys, say) one row at a time: a sum there is a
+# matrix-vector product with ones (about 6x faster), a max a few elementwise maxima of halves (about 1.4x)
+def last_axis_sum(xp, x):
+    """x summed over its last axis, kept as a size-1 dim; float32/float64 as a matrix-vector product."""
+    if x.dtype.char not in "fd" or x.ndim == 0 or x.shape[-1] == 0:
+        return x.sum(axis=-1, keepdims=True)
+    return (x @ xp.ones(x.shape[-1], dtype=x.dtype))[..., None]
+
+
+def last_axis_max(xp, x):
+    """The maximum over x's last axis, kept as a size-1 dim (NaN propagates, as in x.max): the elementwise maximum
+    of the two (overlapping, for an odd length) halves, until one element is left."""
+    if xp is not np or x.dtype.kind != "f" or x.ndim == 0 or not 16 <= x.shape[-1] <= 4096:
+        return x.max(axis=-1, keepdims=True)
+    while x.shape[-1] > 1:
+        n = x.shape[-1]
+        x = np.maximum(x[..., :n - n // 2], x[..., n // 2:])
+    return x
+
+
 # numpy's maximum against a scalar runs element by element, several times slower than against an array of the
 # same values: large contiguous arrays are compared row by row against a row of this length instead
 _MAXIMUM_ROW = 1 << 14

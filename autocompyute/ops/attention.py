@@ -25,10 +25,10 @@ class ScaledDotProductAttention(Op):
         if self.causal:
             L, S = scores.shape[-2:]
             xp.copyto(scores, -xp.inf, where=~xp.tri(L, S, dtype=bool))
-        top = scores.max(axis=-1, keepdims=True)
+        top = backends.last_axis_max(xp, scores)
         scores -= xp.where(xp.isfinite(top), top, 0)
         p = xp.exp(scores, out=scores)
-        total = p.sum(axis=-1, keepdims=True)
+        total = backends.last_axis_sum(xp, p)
         p /= xp.where(total > 0, total, 1)                                # fully masked rows stay 0
         keep = None
         if self.dropout_p > 0:
@@ -48,7 +48,7 @@ class ScaledDotProductAttention(Op):
             dw = dw + dweights
         dv = s.weights.swapaxes(-1, -2) @ dout
         dp = dw if s.keep is None else dw * s.keep
-        ds = s.p * (dp - (dp * s.p).sum(axis=-1, keepdims=True))          # softmax backward
+        ds = s.p * (dp - backends.last_axis_sum(self.xp, dp * s.p))         # softmax backward
         dq = (ds @ s.k) * self.scale
         dk = (ds.swapaxes(-1, -2) @ s.q) * self.scale
         return dq, dk, dv, ds

@@ -3,6 +3,7 @@ import collections
 import math
 import types
 
+from .. import backends
 from ..dtypes import as_dtype
 from ..errors import ShapeError
 from .base import Op
@@ -254,14 +255,15 @@ class LogSumExp(Op):
 class Softmax(Op):
     """y = exp(x) / sum(exp(x)) along `axis`; dx = y * (dy - sum(dy * y))."""
     def forward(self, x):
-        e = self.xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        y = e / e.sum(axis=self.axis, keepdims=True)
-        self.save(y=y)
-        return y
+        xp = self.xp
+        e = xp.exp(x - _max_along(xp, x, self.axis))
+        e /= _sum_along(xp, e, self.axis)
+        self.save(y=e)
+        return e
 
     def backward(self, dy):
         y = self.saved.y
-        return (y * (dy - (dy * y).sum(axis=self.axis, keepdims=True)),)
+        return (y * (dy - _sum_along(self.xp, dy * y, self.axis)),)
 
 
 class LogSoftmax(Op):
@@ -272,13 +274,27 @@ class LogSoftmax(Op):
         return y
 
     def backward(self, dy):
-        return (dy - self.xp.exp(self.saved.y) * dy.sum(axis=self.axis, keepdims=True),)
+        return (dy - self.xp.exp(self.saved.y) * _sum_along(self.xp, dy, self.axis),)
+
+
+def _last(x, axis):
+    return axis is not None and axis in (-1, x.ndim - 1)
+
+
+def _max_along(xp, x, axis):
+    """x.max(axis, keepdims=True), faster along the last axis (backends.last_axis_max)."""
+    return backends.last_axis_max(xp, x) if _last(x, axis) else x.max(axis=axis, keepdims=True)
+
+
+def _sum_along(xp, x, axis):
+    """x.sum(axis, keepdims=True), faster along the last axis (backends.last_axis_sum)."""
+    return backends.last_axis_sum(xp, x) if _last(x, axis) else x.sum(axis=axis, keepdims=True)
 
 
 def log_softmax_array(xp, x, axis):
     """x - logsumexp(x) along `axis` of an array, shifted by the maximum so that exp cannot overflow."""
-    z = x - x.max(axis=axis, keepdims=True)
-    return z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
+    z = x - _max_along(xp, x, axis)
+    return z - xp.log(_sum_along(xp, xp.exp(z), axis))
 
 
 class Cumsum(Op):
