@@ -231,3 +231,20 @@ def test_maximum_scalar_matches_numpy_maximum_with_nan_and_infinities(size):
         np.testing.assert_array_equal(got, np.maximum(a, 0))
     relu = ac.tensor(x).relu().numpy()
     np.testing.assert_array_equal(relu, np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 33, 64, 100, 4096, 4097])
+def test_last_axis_max_and_sum_match_numpys_reductions(n):
+    """The halving maximum (any length, odd ones overlap) keeps NaN and -inf rows; the sum is a matrix-vector
+    product; strided and 1-D inputs too."""
+    from autocompyute import backends
+    x = np.random.default_rng(n).standard_normal((3, 4, n)).astype(np.float32)
+    x[0, 0, n // 2] = np.nan
+    x[1, 1] = -np.inf
+    for a in (x, x[:, ::2], x[0, 2], x.astype(np.float64)):
+        np.testing.assert_array_equal(backends.last_axis_max(np, a), a.max(axis=-1, keepdims=True))
+        finite = a[-1]
+        np.testing.assert_allclose(backends.last_axis_sum(np, finite), finite.sum(axis=-1, keepdims=True),
+                                   rtol=1e-5, atol=1e-4)
+    ints = np.arange(2 * n).reshape(2, n)
+    assert backends.last_axis_sum(np, ints).dtype == ints.sum(axis=-1).dtype
