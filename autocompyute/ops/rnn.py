@@ -52,6 +52,44 @@ def _states(xp, s0, n, reverse):
     return views
 
 
+def _stacked(xp, x, h0, reverse, bias):
+    """For RNN and LSTM, whose gates are W_hh h + W_ih x + b: one (T + 1, H + I [+ 1], B) buffer whose slot a step
+    reads is its input column block (h_prev; x_t; 1), so that a step is ONE GEMM with the weight [W_hh | W_ih | b]
+    and no input projection or addition is needed. A step writes its h into the h rows of the slot the next step
+    reads. Returns the buffer's (T, K, B) slots in the order the steps read them (by time index), and the two
+    (T, H, B) views of the h rows: the state each step starts from and the state it produces."""
+    (t, b, i), h = x.shape, h0.shape[-1]
+    z = xp.empty((t + 1, h + i + bias, b), dtype=x.dtype)
+    reads, first = (z[1:], t) if reverse else (z[:-1], 0)                   # (T, K, B)
+    reads[:, h:h + i] = x.transpose(0, 2, 1)
+    if bias:
+        reads[:, h + i] = 1
+    z[first, :h] = h0.T
+    return reads, (z[:-1] if reverse else z[1:])[:, :h]
+
+
+def _stacked_weight(xp, w_hh, w_ih, bias):
+    """[W_hh | W_ih | b]: (G*H, H + I [+ 1]), the weight of `_stacked`'s columns."""
+    return xp.concatenate([w_hh, w_ih] + ([bias[:, None]] if bias is not None else []), axis=1)
+
+
+def _stacked_grads(op, d, reads, w_ih, n_biases):
+    """dx, dW_ih, dW_hh (and bias gradients) of RNN and LSTM from the pre-activation gradients of every step, d
+    (G*H, T, B) in PyTorch's gate order, and `_stacked`'s slots: [dW_hh | dW_ih | db] is one GEMM over all steps,
+    split over the intra-op threads like Linear's."""
+    xp = op.xp
+    (gh, t, b), i = d.shape, w_ih.shape[1]
+    h = reads.shape[1] - i - (n_biases > 0)
+    d2 = d.reshape(gh, t * b)
+    cols = xp.ascontiguousarray(reads.transpose(0, 2, 1)).reshape(t * b, -1)   # (T*B, K)
+    dw = parallel.matmul(xp, d2, cols)                                         # (G*H, K)
+    dx = parallel.matmul(xp, d2.T, w_ih).reshape(t, b, i) if op.input_needs_grad(0) else None
+    grads = [dx, xp.ascontiguousarray(dw[:, h:h + i]), xp.ascontiguousarray(dw[:, :h])]
+    if n_biases:  # two arrays, since an optimizer or a clipper may edit gradients in place
+        grads += [dw[:, -1].copy(), dw[:, -1].copy()]
+    return grads
+
+
 def _batch_major(xp, states):
     """(T, H, B) states as a new (T, B, H) array."""
     return xp.ascontiguousarray(states.transpose(0, 2, 1))
@@ -95,16 +133,16 @@ class RNN(Op):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
-        pre = _project(xp, x, w_ih, None if b_ih is None else b_ih + b_hh)       # (H, T, B)
-        h_prev, hs = _states(xp, h0, len(x), self.reverse)                      # (T, H, B) views of one buffer
+        bias = None if b_ih is None else b_ih + b_hh
+        w = _stacked_weight(xp, w_hh, w_ih, bias)                             # (H, H + I [+ 1])
+        reads, hs = _stacked(xp, x, h0, self.reverse, bias is not None)        # (T, K, B), (T, H, B)
         for t in _steps(len(x), self.reverse):
-            h = xp.matmul(w_hh, h_prev[t], out=hs[t])
-            h += pre[:, t]
+            h = xp.matmul(w, reads[t], out=hs[t])
             if self.nonlinearity == "tanh":
                 xp.tanh(h, out=h)
             else:
                 xp.maximum(h, 0, out=h)
-        self.save(x=x, h_prev=h_prev, hs=hs, w_ih=w_ih, w_hh_t=xp.ascontiguousarray(w_hh.T),
+        self.save(reads=reads, hs=hs, w_ih=w_ih, w_hh_t=xp.ascontiguousarray(w_hh.T),
                   n_biases=0 if b_ih is None else 2)
         out = _batch_major(xp, hs)                                              # (T, B, H)
         return out, out[0 if self.reverse else -1].copy()
@@ -119,8 +157,7 @@ class RNN(Op):
             dh += dout[t]
             xp.multiply(dh, deriv[t], out=dpre[:, t])
             xp.matmul(s.w_hh_t, dpre[:, t], out=dh)
-        # the same array for both sides: the hidden bias's gradient is then a copy, not a second sum
-        dx, dw_ih, dw_hh, *db = _weight_grads(self, dpre, dpre, s.x, s.h_prev, s.w_ih, s.n_biases)
+        dx, dw_ih, dw_hh, *db = _stacked_grads(self, dpre, s.reads, s.w_ih, s.n_biases)
         return (dx, dh.T.copy(), dw_ih, dw_hh, *db)
 
 
@@ -137,15 +174,13 @@ class LSTM(Op):
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
         half = _halves(xp, 4, 3, w_hh.dtype)
         bias = None if b_ih is None else _gates(b_ih + b_hh, half, self.ORDER)
-        gx = _project(xp, x, _gates(w_ih, half, self.ORDER), bias)        # (4H, T, B)
-        w_hh_s = _gates(w_hh, half, self.ORDER)                           # (4H, H)
-        h_prev, hs = _states(xp, h0, T, self.reverse)                         # (T, H, B) views of one buffer
+        w = _stacked_weight(xp, _gates(w_hh, half, self.ORDER), _gates(w_ih, half, self.ORDER), bias)  # (4H, K)
+        reads, hs = _stacked(xp, x, h0, self.reverse, bias is not None)        # (T, K, B), (T, H, B)
         c_prev, cs = _states(xp, c0, T, self.reverse)
         acts = xp.empty((T, 4 * H, B), x.dtype)                                # every step's gates, activated
         tanh_c, ig = xp.empty((T, H, B), x.dtype), xp.empty((H, B), x.dtype)
         for t in _steps(T, self.reverse):
-            a = xp.matmul(w_hh_s, h_prev[t], out=acts[t])                     # (4H, B)
-            a += gx[:, t]
+            a = xp.matmul(w, reads[t], out=acts[t])                           # (4H, B)
             xp.tanh(a, out=a)
             sig = a[:3 * H]
             sig *= 0.5
@@ -154,7 +189,7 @@ class LSTM(Op):
             c = xp.multiply(f, c_prev[t], out=cs[t])
             c += xp.multiply(i, g, out=ig)
             xp.multiply(o, xp.tanh(c, out=tanh_c[t]), out=hs[t])
-        self.save(x=x, acts=acts, h_prev=h_prev, c_prev=c_prev, tanh_c=tanh_c, w_ih=w_ih,
+        self.save(reads=reads, acts=acts, c_prev=c_prev, tanh_c=tanh_c, w_ih=w_ih,
                   w_hh_t=xp.ascontiguousarray(w_hh.T), n_biases=0 if b_ih is None else 2)
         last = 0 if self.reverse else -1
         out = _batch_major(xp, hs)                                            # (T, B, H)
@@ -186,7 +221,7 @@ class LSTM(Op):
             xp.multiply(dh, to_o[t], out=d_o[:, t])
             dc *= f[t]
             xp.matmul(s.w_hh_t, dgates[:, t], out=dh)                        # (H, 4H) @ (4H, B)
-        dx, dw_ih, dw_hh, *db = _weight_grads(self, dgates, dgates, s.x, s.h_prev, s.w_ih, s.n_biases)
+        dx, dw_ih, dw_hh, *db = _stacked_grads(self, dgates, s.reads, s.w_ih, s.n_biases)
         return (dx, dh.T.copy(), dc.T.copy(), dw_ih, dw_hh, *db)
 
 
