@@ -142,8 +142,7 @@ class RNN(Op):
                 xp.tanh(h, out=h)
             else:
                 xp.maximum(h, 0, out=h)
-        self.save(reads=reads, hs=hs, w_ih=w_ih, w_hh_t=xp.ascontiguousarray(w_hh.T),
-                  n_biases=0 if b_ih is None else 2)
+        self.save(reads=reads, hs=hs, w_ih=w_ih, w_hh=w_hh, n_biases=0 if b_ih is None else 2)
         out = _batch_major(xp, hs)                                              # (T, B, H)
         return out, out[0 if self.reverse else -1].copy()
 
@@ -153,10 +152,11 @@ class RNN(Op):
         dout = _feature_major(xp, dout)
         dpre = xp.empty((dout.shape[1],) + dout.shape[::2], dout.dtype)         # (H, T, B)
         dh = _feature_major(xp, dh_n)                                           # (H, B), updated in place
+        w_hh_t = xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(len(dout), not self.reverse):
             dh += dout[t]
             xp.multiply(dh, deriv[t], out=dpre[:, t])
-            xp.matmul(s.w_hh_t, dpre[:, t], out=dh)
+            xp.matmul(w_hh_t, dpre[:, t], out=dh)
         dx, dw_ih, dw_hh, *db = _stacked_grads(self, dpre, s.reads, s.w_ih, s.n_biases)
         return (dx, dh.T.copy(), dw_ih, dw_hh, *db)
 
@@ -177,10 +177,13 @@ class LSTM(Op):
         w = _stacked_weight(xp, _gates(w_hh, half, self.ORDER), _gates(w_ih, half, self.ORDER), bias)  # (4H, K)
         reads, hs = _stacked(xp, x, h0, self.reverse, bias is not None)        # (T, K, B), (T, H, B)
         c_prev, cs = _states(xp, c0, T, self.reverse)
-        acts = xp.empty((T, 4 * H, B), x.dtype)                                # every step's gates, activated
-        tanh_c, ig = xp.empty((T, H, B), x.dtype), xp.empty((H, B), x.dtype)
+        # every step's activated gates and tanh(c) for the backward; without one, a step's reuse one buffer
+        kept = T if self.needs_grad else 1
+        acts = xp.empty((kept, 4 * H, B), x.dtype)
+        tanh_c, ig = xp.empty((kept, H, B), x.dtype), xp.empty((H, B), x.dtype)
         for t in _steps(T, self.reverse):
-            a = xp.matmul(w, reads[t], out=acts[t])                           # (4H, B)
+            k = t % kept
+            a = xp.matmul(w, reads[t], out=acts[k])                           # (4H, B)
             xp.tanh(a, out=a)
             sig = a[:3 * H]
             sig *= 0.5
@@ -188,9 +191,9 @@ class LSTM(Op):
             i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             c = xp.multiply(f, c_prev[t], out=cs[t])
             c += xp.multiply(i, g, out=ig)
-            xp.multiply(o, xp.tanh(c, out=tanh_c[t]), out=hs[t])
-        self.save(reads=reads, acts=acts, c_prev=c_prev, tanh_c=tanh_c, w_ih=w_ih,
-                  w_hh_t=xp.ascontiguousarray(w_hh.T), n_biases=0 if b_ih is None else 2)
+            xp.multiply(o, xp.tanh(c, out=tanh_c[k]), out=hs[t])
+        self.save(reads=reads, acts=acts, c_prev=c_prev, tanh_c=tanh_c, w_ih=w_ih, w_hh=w_hh,
+                  n_biases=0 if b_ih is None else 2)
         last = 0 if self.reverse else -1
         out = _batch_major(xp, hs)                                            # (T, B, H)
         return out, out[last].copy(), cs[last].T.copy()
@@ -213,14 +216,14 @@ class LSTM(Op):
         d_ifg, d_o = dgates[:3 * H].reshape(3, H, T, B), dgates[3 * H:]
         dout = _feature_major(xp, dout)                                      # (T, H, B)
         dh, dc = _feature_major(xp, dh_n), _feature_major(xp, dc_n)         # (H, B), updated in place
-        tmp = xp.empty((H, B), dout.dtype)
+        tmp, w_hh_t = xp.empty((H, B), dout.dtype), xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(T, not self.reverse):
             dh += dout[t]
             dc += xp.multiply(dh, dh_to_dc[t], out=tmp)
             xp.multiply(dc, to_ifg[:, t], out=d_ifg[:, :, t])
             xp.multiply(dh, to_o[t], out=d_o[:, t])
             dc *= f[t]
-            xp.matmul(s.w_hh_t, dgates[:, t], out=dh)                        # (H, 4H) @ (4H, B)
+            xp.matmul(w_hh_t, dgates[:, t], out=dh)                        # (H, 4H) @ (4H, B)
         dx, dw_ih, dw_hh, *db = _stacked_grads(self, dgates, s.reads, s.w_ih, s.n_biases)
         return (dx, dh.T.copy(), dc.T.copy(), dw_ih, dw_hh, *db)
 
@@ -237,25 +240,27 @@ class GRU(Op):
         gx = _project(xp, x, _gates(w_ih, half), None if b_ih is None else _gates(b_ih, half))  # (3H, T, B)
         w_hh_s = _gates(w_hh, half)                                          # (3H, H)
         b_hh = None if b_hh is None else _gates(b_hh, half)[:, None]
-        gh = xp.empty((T, 3 * H, B), x.dtype)                                # W_hh h + b_hh (r, z halved)
-        acts = xp.empty((T, 3 * H, B), x.dtype)                              # r, z, n activated
+        # every step's W_hh h + b_hh (r, z halved) and activated r, z, n for the backward (else one buffer each)
+        kept = T if self.needs_grad else 1
+        gh, acts = xp.empty((kept, 3 * H, B), x.dtype), xp.empty((kept, 3 * H, B), x.dtype)
         h_prev, hs = _states(xp, h0, T, self.reverse)
         for t in _steps(T, self.reverse):
-            hw = xp.matmul(w_hh_s, h_prev[t], out=gh[t])                     # (3H, B)
+            k = t % kept
+            hw = xp.matmul(w_hh_s, h_prev[t], out=gh[k])                     # (3H, B)
             if b_hh is not None:
                 hw += b_hh
-            r_z = xp.add(gx[:2 * H, t], hw[:2 * H], out=acts[t, :2 * H])
+            r_z = xp.add(gx[:2 * H, t], hw[:2 * H], out=acts[k, :2 * H])
             xp.tanh(r_z, out=r_z)
             r_z *= 0.5                                                       # sigmoid = 0.5 + 0.5 * tanh(z / 2)
             r_z += 0.5
             r, z = r_z[:H], r_z[H:]
-            n_t = xp.multiply(r, hw[2 * H:], out=acts[t, 2 * H:])
+            n_t = xp.multiply(r, hw[2 * H:], out=acts[k, 2 * H:])
             n_t += gx[2 * H:, t]
             xp.tanh(n_t, out=n_t)
             h_new = xp.subtract(h_prev[t], n_t, out=hs[t])                  # h = n + z * (h - n)
             h_new *= z
             h_new += n_t
-        self.save(x=x, h_prev=h_prev, acts=acts, hn=gh[:, 2 * H:], w_ih=w_ih, w_hh_t=xp.ascontiguousarray(w_hh.T),
+        self.save(x=x, h_prev=h_prev, acts=acts, hn=gh[:, 2 * H:], w_ih=w_ih, w_hh=w_hh,
                   n_biases=0 if b_ih is None else 2)
         out = _batch_major(xp, hs)                                           # (T, B, H)
         return out, out[0 if self.reverse else -1].copy()
@@ -274,6 +279,7 @@ class GRU(Op):
         dgh, dgx = xp.empty((3 * H, T, B), dout.dtype), xp.empty((3 * H, T, B), dout.dtype)
         dout = _feature_major(xp, dout)                                      # (T, H, B)
         dh, tmp = _feature_major(xp, dh_n), xp.empty((H, B), dout.dtype)     # dh updated in place
+        w_hh_t = xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(T, not self.reverse):
             dh += dout[t]
             dn = xp.multiply(dh, to_n[t], out=dgx[2 * H:, t])
@@ -281,7 +287,7 @@ class GRU(Op):
             xp.multiply(dh, to_z[t], out=dgh[H:2 * H, t])
             xp.multiply(dn, r[t], out=dgh[2 * H:, t])
             dh *= z[t]
-            dh += xp.matmul(s.w_hh_t, dgh[:, t], out=tmp)                    # (H, 3H) @ (3H, B)
+            dh += xp.matmul(w_hh_t, dgh[:, t], out=tmp)                    # (H, 3H) @ (3H, B)
         dgx[:2 * H] = dgh[:2 * H]
         dx, dw_ih, dw_hh, *db = _weight_grads(self, dgx, dgh, s.x, s.h_prev, s.w_ih, s.n_biases)
         return (dx, dh.T.copy(), dw_ih, dw_hh, *db)
