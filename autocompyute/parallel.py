@@ -8,7 +8,15 @@ AUTOCOMPYUTE_NUM_THREADS=n; the default is 1 thread, everything on the calling t
 
 Results do not depend on the thread count, except that a weight gradient summed over the batch is summed part by
 part (the same values up to float rounding).
+
+A recurrence (RNN, LSTM, GRU) is a sequence of small GEMMs, each too short to share between Python threads: ops
+marked `blas_bound` run with numpy's BLAS on as many threads as the engine has instead, when numpy's BLAS is an
+OpenBLAS whose thread count can be set at run time, and back on its own count afterwards.
 """
+import contextlib
+import ctypes
+import functools
+import glob
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -91,3 +99,58 @@ def matmul(xp, a, b):
     parallel_for(xp, n, lambda part: np.matmul(a, b[:, part], out=out[:, part]), work)
     return out
 
+
+
+# ---- numpy's OpenBLAS thread count, for ops that are sequences of small GEMMs ----
+_OPENBLAS_NAMES = ("scipy_openblas_{}_num_threads64_", "scipy_openblas_{}_num_threads", "openblas_{}_num_threads64_",
+                   "openblas_{}_num_threads")
+_blas = None  # (set, get) once looked up; () where there is none
+
+
+def _openblas():
+    """(set_num_threads, get_num_threads) of the OpenBLAS bundled with numpy, or () (another BLAS, or none found)."""
+    global _blas
+    if _blas is None:
+        _blas = ()
+        root = os.path.dirname(os.path.dirname(np.__file__))
+        for path in sorted(glob.glob(os.path.join(root, "numpy.libs", "*openblas*"))
+                           + glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*"))):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name in _OPENBLAS_NAMES:
+                if hasattr(lib, name.format("set")) and hasattr(lib, name.format("get")):
+                    setter, getter = getattr(lib, name.format("set")), getattr(lib, name.format("get"))
+                    setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+                    _blas = (setter, getter)
+                    return _blas
+    return _blas
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """numpy's OpenBLAS on at least n threads inside the block, on its own count again after it (nothing changes
+    where the count cannot be read and set)."""
+    blas = _openblas() if n > 1 else ()
+    before = blas[1]() if blas else n
+    if before >= n:
+        yield
+        return
+    blas[0](n)
+    try:
+        yield
+    finally:
+        blas[0](before)
+
+
+def blas_bound(method):
+    """Marks an Op method made of small GEMMs in sequence: with several intra-op threads, it runs with numpy's BLAS on
+    as many threads (see the module's docstring)."""
+    @functools.wraps(method)
+    def run(op, *args):
+        if op.xp is not np or get_num_threads() == 1:
+            return method(op, *args)
+        with blas_threads(get_num_threads()):
+            return method(op, *args)
+    return run

@@ -134,3 +134,49 @@ def test_linear_gives_the_same_results_in_threads(threads):
     for a, b in zip(serial, threaded):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)  # the same dot products, by column blocks
 
+
+
+def test_blas_threads_raises_numpys_openblas_count_inside_the_block_only():
+    blas = parallel._openblas()
+    if not blas:
+        pytest.skip("numpy's BLAS thread count cannot be set here")
+    set_count, get_count = blas
+    before = get_count()
+    try:
+        set_count(1)
+        with parallel.blas_threads(2):
+            assert get_count() == 2
+        assert get_count() == 1
+        with pytest.raises(RuntimeError):
+            with parallel.blas_threads(2):
+                raise RuntimeError("an error inside")
+        assert get_count() == 1                       # restored on the way out of an error too
+        set_count(3)
+        with parallel.blas_threads(2):
+            assert get_count() == 3                   # never lowered
+    finally:
+        set_count(before)
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_recurrent_layers_give_the_same_results_with_blas_threads_raised(threads, layer):
+    """A recurrence runs with BLAS on the engine's thread count (blas_bound); outputs and gradients are those of
+    one thread (up to BLAS's float rounding), and BLAS's count is back afterwards."""
+    blas = parallel._openblas()
+    before = blas[1]() if blas else None
+    ac.manual_seed(0)
+    net = getattr(ac.nn, layer)(8, 16, batch_first=True)
+    x = ac.tensor(np.random.default_rng(0).standard_normal((4, 6, 8)).astype(np.float32))
+
+    def run():
+        net.zero_grad()
+        out, _ = net(x)
+        out.sum().backward()
+        return [out.numpy()] + [p.grad.copy() for p in net.parameters()]
+
+    threaded = run()
+    if blas:
+        assert blas[1]() == before
+    parallel.set_num_threads(1)
+    for a, b in zip(threaded, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -137,6 +137,7 @@ class RNN(Op):
     "relu"), reverse. Inputs x (T, B, I), h0 (B, H), w_ih (H, I), w_hh (H, H), optional b_ih, b_hh (H,).
     Outputs: every step's h (T, B, H) and the last h (B, H)."""
 
+    @parallel.blas_bound
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
         bias = None if b_ih is None else b_ih + b_hh
@@ -152,6 +153,7 @@ class RNN(Op):
         out = _output(self, xp, hs)                                             # (T, B, H)
         return out, out[0 if self.reverse else -1].copy()
 
+    @parallel.blas_bound
     def backward(self, dout, dh_n):
         xp, s = self.xp, self.saved
         deriv = 1 - s.hs * s.hs if self.nonlinearity == "tanh" else (s.hs > 0).astype(dout.dtype)  # (T, H, B)
@@ -175,6 +177,7 @@ class LSTM(Op):
     # the forward keeps the gates in the order i, f, o, g: the three sigmoid gates first
     ORDER = [0, 1, 3, 2]
 
+    @parallel.blas_bound
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
@@ -204,6 +207,7 @@ class LSTM(Op):
         out = _output(self, xp, hs)                                           # (T, B, H)
         return out, out[last].copy(), cs[last].T.copy()
 
+    @parallel.blas_bound
     def backward(self, dout, dh_n, dc_n):
         xp, s = self.xp, self.saved
         T, B, H = dout.shape
@@ -239,6 +243,7 @@ class GRU(Op):
     Attribute: reverse. Inputs x (T, B, I), h0 (B, H), w_ih (3H, I), w_hh (3H, H), optional b_ih, b_hh (3H,).
     Outputs: every step's h (T, B, H) and the last h (B, H)."""
 
+    @parallel.blas_bound
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = self.xp
         T, B, H = x.shape[0], x.shape[1], h0.shape[-1]
@@ -271,6 +276,7 @@ class GRU(Op):
         out = _output(self, xp, hs)                                          # (T, B, H)
         return out, out[0 if self.reverse else -1].copy()
 
+    @parallel.blas_bound
     def backward(self, dout, dh_n):
         xp, s = self.xp, self.saved
         T, B, H = dout.shape
