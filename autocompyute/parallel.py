@@ -3,8 +3,11 @@
 numpy runs its ufuncs and copies on the calling thread, but releases the GIL while they loop, so disjoint parts of
 a batch can run in a few threads at once. This pays only while numpy's BLAS is single-threaded: a multi-threaded
 OpenBLAS keeps its idle threads spinning for about 0.1 s after every GEMM, on the cores these threads would use.
-So it is opt-in: set OPENBLAS_NUM_THREADS=1 (before numpy is imported) and `set_num_threads(n)` or
-AUTOCOMPYUTE_NUM_THREADS=n; the default is 1 thread, everything on the calling thread.
+So `set_num_threads(n)` (or AUTOCOMPYUTE_NUM_THREADS=n) with n > 1 hands the cores to the engine: numpy's OpenBLAS
+goes to one thread (through its C API; set OPENBLAS_NUM_THREADS=1 yourself where numpy's BLAS is another), and
+back to its own count with `set_num_threads(1)`. It is opt-in, the default is 1 thread, everything on the calling
+thread: convolutional networks train faster with the engine's threads, GEMM-bound models (MLP, transformer) with
+BLAS's own (see the README's benchmarks).
 
 Results do not depend on the thread count, except that a weight gradient summed over the batch is summed part by
 part (the same values up to float rounding).
@@ -36,6 +39,7 @@ def get_num_threads():
     if _threads is None:
         value = os.environ.get("AUTOCOMPYUTE_NUM_THREADS", "")
         _threads = int(value) if value.isdigit() and int(value) > 0 else 1
+        _share_cores_with_blas(_threads)
     return _threads
 
 
@@ -46,6 +50,7 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
     _threads = n
+    _share_cores_with_blas(n)
     if _executor is not None:
         _executor.shutdown(wait=True)
         _executor = None
@@ -126,6 +131,24 @@ def _openblas():
                     _blas = (setter, getter)
                     return _blas
     return _blas
+
+
+_blas_own_threads = None  # OpenBLAS's thread count before the engine took the cores
+
+
+def _share_cores_with_blas(n):
+    """With n > 1 engine threads, numpy's OpenBLAS on one thread; with 1, on the count it had before."""
+    global _blas_own_threads
+    blas = _openblas()
+    if not blas:
+        return
+    if n > 1:
+        if _blas_own_threads is None:
+            _blas_own_threads = blas[1]()
+        blas[0](1)
+    elif _blas_own_threads is not None:
+        blas[0](_blas_own_threads)
+        _blas_own_threads = None
 
 
 @contextlib.contextmanager

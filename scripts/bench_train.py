@@ -3,7 +3,7 @@
     python scripts/bench_train.py [--steps 20] [--warmup 3] [--rounds 3] [--threads 2] [--models mlp cnn gpt lstm]
     python scripts/bench_train.py --malloc-tuned     # both frameworks with glibc's allocator tuned (MALLOC_TUNED)
     python scripts/bench_train.py --profile gpt      # where autocompyute's step goes: per Op, then cProfile
-    python scripts/bench_train.py --engine-threads   # ours with BLAS on one thread and --threads intra-op threads
+    python scripts/bench_train.py --engine-threads   # ours with the engine's own --threads threads (AUTOCOMPYUTE_NUM_THREADS)
 
 One step is zero_grad, forward, cross-entropy loss, backward and an Adam update. Models and shapes:
 MLP 784-512-512-10 at batch 128; the LeNet CNN on 1x28x28 at batch 64 (conv3x3 1->32, pool, conv3x3 32->64, pool,
@@ -13,9 +13,10 @@ model_zoo models; the PyTorch models are written here with the same shapes (torc
 `pip install torch==2.13.0`).
 
 Fairness: every measurement runs in a fresh subprocess with the same thread settings for both frameworks
-(OMP/OpenBLAS/MKL threads and torch.set_num_threads = --threads). With --engine-threads, autocompyute's BLAS runs
-on one thread and the engine splits convolution, pooling and ReLU over --threads threads itself
-(AUTOCOMPYUTE_NUM_THREADS, see autocompyute/parallel.py): faster for CNNs, slower for GEMM-bound models.
+(OMP/OpenBLAS/MKL threads and torch.set_num_threads = --threads). With --engine-threads, autocompyute gets
+AUTOCOMPYUTE_NUM_THREADS = --threads: the engine splits convolution, pooling, ReLU and Linear over that many
+threads itself and puts numpy's OpenBLAS on one (except in recurrences; see autocompyute/parallel.py): faster for
+CNNs, slower for GEMM-bound models.
 Time: the median of --steps steps after --warmup steps; the two frameworks alternate --rounds times and the best
 median of each counts (on a shared machine other processes slow down whichever round they overlap).
 Memory: in a separate run of 4 steps, the peak resident set size minus the resident size just before the first
@@ -185,8 +186,7 @@ def measure(name, framework, mode, args):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
     if getattr(args, "engine_threads", False) and framework == "autocompyute":
-        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   AUTOCOMPYUTE_NUM_THREADS=str(args.threads))
+        env["AUTOCOMPYUTE_NUM_THREADS"] = str(args.threads)  # (the engine then puts numpy's OpenBLAS on one thread)
     if mode == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
         env["AUTOCOMPYUTE_MALLOC_TUNING"] = "0"  # the engine's own tuning would override the threshold
@@ -293,7 +293,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model; the best median counts")
     parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with MALLOC_TUNED set")
     parser.add_argument("--engine-threads", action="store_true",
-                        help="ours with BLAS on one thread and --threads intra-op threads of the engine")
+                        help="ours with --threads intra-op threads of the engine (AUTOCOMPYUTE_NUM_THREADS)")
     parser.add_argument("--profile", choices=MODELS, help="cProfile autocompyute's step of this model instead")
     parser.add_argument("--top", type=int, default=30, help="functions listed by --profile")
     parser.add_argument("--json", help="also write the results to this file")

@@ -180,3 +180,23 @@ def test_recurrent_layers_give_the_same_results_with_blas_threads_raised(threads
     parallel.set_num_threads(1)
     for a, b in zip(threaded, run()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_engine_threads_take_the_cores_from_openblas_and_give_them_back():
+    blas = parallel._openblas()
+    if not blas:
+        pytest.skip("numpy's BLAS thread count cannot be set here")
+    set_count, get_count = blas
+    before, threads_before = get_count(), parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(1)
+        set_count(2)
+        parallel.set_num_threads(3)
+        assert get_count() == 1
+        parallel.set_num_threads(2)
+        assert get_count() == 1
+        parallel.set_num_threads(1)
+        assert get_count() == 2                        # the count it had before the engine took the cores
+    finally:
+        parallel.set_num_threads(threads_before)
+        set_count(before)
