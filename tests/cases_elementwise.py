@@ -59,6 +59,8 @@ CASES = [
     Case("minimum_broadcast", lambda a, b: ac.minimum(a, b), (U(3, 4), U(4)), np.minimum),
     Case("maximum_ties", lambda a: ac.maximum(a, a * 1.0), (U(5),), lambda a: a),
     Case("where", lambda c, a, b: ac.where(c, a, b), (B(3, 4), U(3, 4), U(4)), np.where),
+    Case("where_full_b", lambda c, a, b: ac.where(c, a, b), (B(4), U(1, 4), U(3, 4)), np.where),
+    Case("where_no_full_side", lambda c, a, b: ac.where(c, a, b), (B(3, 1), U(1, 4), U(4)), np.where),
     Case("where_scalar", lambda c, a: ac.where(c, a, 0.0), (B(3, 4), U(3, 4)), lambda c, a: np.where(c, a, 0.0)),
     Case("tensor_reused", lambda x: x * x + x.exp() * x, (U(3, 4),), lambda x: x * x + np.exp(x) * x),
     Case("eq", lambda a, b: a == b, (I(3, 4, 5), I(3, 4, 5)), np.equal, grad=False),

@@ -81,8 +81,21 @@ class Minimum(Op):
 class Where(Op):
     """y = a where condition else b"""
     def forward(self, condition, a, b):
+        xp = self.xp
         self.save(condition=condition)
-        return self.xp.where(condition, a, b)
+        shape = xp.broadcast_shapes(condition.shape, a.shape, b.shape)
+        dtype = xp.result_type(a, b)
+        # where one side already has the result's shape and dtype (a mask applied to scores, say), copy it and
+        # write the other side over it: about twice as fast as numpy's where with a broadcast condition
+        if a.shape == shape and a.dtype == dtype:
+            out = a.copy()
+            xp.copyto(out, b, where=~condition)
+        elif b.shape == shape and b.dtype == dtype:
+            out = b.copy()
+            xp.copyto(out, a, where=condition)
+        else:
+            out = xp.where(condition, a, b)
+        return out
 
     def backward(self, dy):
         c = self.saved.condition

@@ -66,7 +66,7 @@ from .registry import export_rule  # noqa: E402
 @export_rule(attention_ops.ScaledDotProductAttention)
 def _export_sdpa(g, op, inputs):
     """The engine's formula in plain ops (every opset): softmax(q k^T * scale + mask) v, where rows whose every
-    key is masked give zeros, as in the engine."""
+    key is masked give zeros, as in the engine (a Softmax node where no mask can empty a row)."""
     q, k, v = inputs[:3]
     dtype = op.inputs[0].dtype
     rank = op.inputs[1].ndim
@@ -78,12 +78,16 @@ def _export_sdpa(g, op, inputs):
     if op.causal:
         L, S = op.out_meta[0][0][-2], op.inputs[1].shape[-2]
         scores = g.add_node("Where", [g.const(np.tri(L, S, dtype=bool)), scores, g.const(-np.inf, dtype)])
-    top = g.reduce("ReduceMax", scores, [-1], True)
-    top = g.add_node("Where", [g.add_node("IsInf", [top]), g.const(0.0, dtype), top])
-    p = g.add_node("Exp", [g.add_node("Sub", [scores, top])])
-    total = g.reduce("ReduceSum", p, [-1], True)
-    safe = g.add_node("Where", [g.add_node("Greater", [total, g.const(0.0, dtype)]), total, g.const(1.0, dtype)])
-    weights = g.add_node("Div", [p, safe])
+    if len(inputs) == 3 and op.inputs[1].shape[-2] > 0:
+        # no mask: every row keeps a key (the causal one its diagonal), so a Softmax node is the same
+        weights = g.add_node("Softmax", [scores], axis=-1)
+    else:
+        top = g.reduce("ReduceMax", scores, [-1], True)
+        top = g.add_node("Where", [g.add_node("IsInf", [top]), g.const(0.0, dtype), top])
+        p = g.add_node("Exp", [g.add_node("Sub", [scores, top])])
+        total = g.reduce("ReduceSum", p, [-1], True)
+        safe = g.add_node("Where", [g.add_node("Greater", [total, g.const(0.0, dtype)]), total, g.const(1.0, dtype)])
+        weights = g.add_node("Div", [p, safe])
     if op.dropout_p > 0:
         weights = g.add_node("Dropout", [weights, g.const(np.asarray(op.dropout_p, dtype)), g.const(np.asarray(True))])
     out = g.add_node("MatMul", [weights, v])
