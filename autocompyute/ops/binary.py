@@ -1,5 +1,7 @@
 """Elementwise functions of two or three tensors. Inputs broadcast like numpy; the engine sums each gradient
 back to its input's shape."""
+import numpy as np
+
 from .base import Op
 
 
@@ -83,7 +85,7 @@ class Where(Op):
     def forward(self, condition, a, b):
         xp = self.xp
         self.save(condition=condition)
-        shape = xp.broadcast_shapes(condition.shape, a.shape, b.shape)
+        shape = np.broadcast_shapes(condition.shape, a.shape, b.shape)                 # (shapes only)
         dtype = xp.result_type(a, b)
         # where one side already has the result's shape and dtype (a mask applied to scores, say), copy it and
         # write the other side over it: about twice as fast as numpy's where with a broadcast condition

@@ -1,17 +1,19 @@
 """Recurrent layers, one Op per layer and direction over the whole sequence (like ONNX's RNN/LSTM/GRU nodes).
 
-Each Op projects every time step's input with one GEMM, loops over time only for the recurrent part (one small
-GEMM and a few elementwise ops per step, all into preallocated buffers), and writes its backward by hand: a
-reverse loop that produces the pre-activation gradients of all steps, then one GEMM each for dx, dW_ih and dW_hh
-over all steps and gates. Parameter layouts and gate orders are PyTorch's: weights (G*H, I) and (G*H, H); LSTM
-gates i, f, g, o; GRU gates r, z, n with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+Each Op loops over time only for the recurrent part (one small GEMM and a few elementwise ops per step, all into
+preallocated buffers) and writes its backward by hand: a reverse loop that produces the pre-activation gradients
+of all steps, then one GEMM each for dx and the weight gradients over all steps and gates. Parameter layouts and
+gate orders are PyTorch's: weights (G*H, I) and (G*H, H); LSTM gates i, f, g, o; GRU gates r, z, n with
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
 
 Inside, every state and gate is "feature-major": a step's hidden state is an (H, B) matrix and its gates a
-(G*H, B) matrix W_hh @ h, with the weight as it is. Each gate is then a contiguous block of rows, and the small
-per-step GEMM runs in the orientation BLAS does fastest (on 2 threads about 1.6x faster than h @ W_hh.T for
-batch 32, hidden 128). The input side of all steps is one (G*H, T*B) product, the bias folded in as a row of
-ones under x. The sigmoid gates are computed as 0.5 + 0.5 * tanh(z / 2), with z halved through the weights, so
-one tanh call serves all gates. Inputs and outputs keep the (T, B, H) layout: one transposing copy each way.
+(G*H, B) matrix, a weight in its own layout times the state. Each gate is then a contiguous block of rows, and the
+small per-step GEMM runs in the orientation BLAS does fastest (on 2 threads about 1.6x faster than h @ W_hh.T for
+batch 32, hidden 128). RNN and LSTM, whose gates are W_hh h + W_ih x + b, run ONE GEMM per step,
+[W_hh | W_ih | b] @ (h; x_t; 1), over a buffer that holds every step's input column block (`_stacked`); the GRU,
+whose n gate needs W_hn h apart, projects all inputs at once and adds a step's share. The sigmoid gates are
+computed as 0.5 + 0.5 * tanh(z / 2), with z halved through the weights, so one tanh call serves all gates. Inputs
+and outputs keep the (T, B, H) layout: one transposing copy each way.
 """
 from .. import parallel
 from ..errors import ShapeError
@@ -56,8 +58,8 @@ def _stacked(xp, x, h0, reverse, bias):
     """For RNN and LSTM, whose gates are W_hh h + W_ih x + b: one (T + 1, H + I [+ 1], B) buffer whose slot a step
     reads is its input column block (h_prev; x_t; 1), so that a step is ONE GEMM with the weight [W_hh | W_ih | b]
     and no input projection or addition is needed. A step writes its h into the h rows of the slot the next step
-    reads. Returns the buffer's (T, K, B) slots in the order the steps read them (by time index), and the two
-    (T, H, B) views of the h rows: the state each step starts from and the state it produces."""
+    reads. Returns the (T, K, B) slots by the time index of the step that reads them, and the (T, H, B) view of the
+    h rows each step writes."""
     (t, b, i), h = x.shape, h0.shape[-1]
     z = xp.empty((t + 1, h + i + bias, b), dtype=x.dtype)
     reads, first = (z[1:], t) if reverse else (z[:-1], 0)                   # (T, K, B)
