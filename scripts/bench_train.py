@@ -3,7 +3,7 @@
     python scripts/bench_train.py [--steps 20] [--warmup 3] [--rounds 3] [--threads 2] [--models mlp cnn gpt lstm]
     python scripts/bench_train.py --malloc-tuned     # both frameworks with glibc's allocator tuned (MALLOC_TUNED)
     python scripts/bench_train.py --profile gpt      # where autocompyute's step goes: per Op, then cProfile
-    python scripts/bench_train.py --engine-threads   # ours with the engine's own --threads threads (AUTOCOMPYUTE_NUM_THREADS)
+    python scripts/bench_train.py --blas-threads     # ours in its default threading: numpy's BLAS threads only
 
 One step is zero_grad, forward, cross-entropy loss, backward and an Adam update. Models and shapes:
 MLP 784-512-512-10 at batch 128; the LeNet CNN on 1x28x28 at batch 64 (conv3x3 1->32, pool, conv3x3 32->64, pool,
@@ -12,11 +12,12 @@ the LSTM (input 32, hidden 128, last step -> linear 10) on sequences of 50 at ba
 model_zoo models; the PyTorch models are written here with the same shapes (torch is needed only for its column:
 `pip install torch==2.13.0`).
 
-Fairness: every measurement runs in a fresh subprocess with the same thread settings for both frameworks
-(OMP/OpenBLAS/MKL threads and torch.set_num_threads = --threads). With --engine-threads, autocompyute gets
-AUTOCOMPYUTE_NUM_THREADS = --threads: the engine splits convolution, pooling, ReLU and Linear over that many
-threads itself and puts numpy's OpenBLAS on one (except in recurrences; see autocompyute/parallel.py): faster for
-CNNs, slower for GEMM-bound models.
+Fairness: every measurement runs in a fresh subprocess with --threads threads for each framework, set through each
+one's own thread setting: torch.set_num_threads for PyTorch, AUTOCOMPYUTE_NUM_THREADS (= ac.set_num_threads) for
+autocompyute, and OMP/OpenBLAS/MKL threads for both. autocompyute then splits convolution, pooling, ReLU and
+Linear over its threads itself and puts numpy's OpenBLAS on one (except in recurrences; see
+autocompyute/parallel.py). --blas-threads times ours in its default instead, where set_num_threads is not called:
+numpy's BLAS threads for GEMMs, everything else on one thread (faster for GEMM-bound models, slower for CNNs).
 Time: the median of --steps steps after --warmup steps; the two frameworks alternate --rounds times and the best
 median of each counts (on a shared machine other processes slow down whichever round they overlap).
 Memory: in a separate run of 4 steps, the peak resident set size minus the resident size just before the first
@@ -185,7 +186,7 @@ def measure(name, framework, mode, args):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(args.threads)
-    if getattr(args, "engine_threads", False) and framework == "autocompyute":
+    if framework == "autocompyute" and not getattr(args, "blas_threads", False):
         env["AUTOCOMPYUTE_NUM_THREADS"] = str(args.threads)  # (the engine then puts numpy's OpenBLAS on one thread)
     if mode == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
@@ -292,8 +293,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both frameworks")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model; the best median counts")
     parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with MALLOC_TUNED set")
-    parser.add_argument("--engine-threads", action="store_true",
-                        help="ours with --threads intra-op threads of the engine (AUTOCOMPYUTE_NUM_THREADS)")
+    parser.add_argument("--blas-threads", action="store_true",
+                        help="ours in its default threading (numpy's BLAS threads only), not set_num_threads(--threads)")
     parser.add_argument("--profile", choices=MODELS, help="cProfile autocompyute's step of this model instead")
     parser.add_argument("--top", type=int, default=30, help="functions listed by --profile")
     parser.add_argument("--json", help="also write the results to this file")
@@ -331,7 +332,7 @@ def main(argv=None):
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     print(f"one training step (forward, backward, Adam): median of {args.steps} after {args.warmup} warm-up, "
           f"best of {args.rounds} rounds, {args.threads} threads"
-          + (" (ours: BLAS on 1, engine on the rest)" if args.engine_threads else "")
+          + (" (ours: numpy's BLAS threads only)" if args.blas_threads else " (ours: the engine's threads)")
           + (", glibc malloc tuned (both)" if args.malloc_tuned else "") + "; MB: peak RSS increase over 4 steps")
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
