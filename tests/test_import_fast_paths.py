@@ -77,3 +77,27 @@ def test_recurrent_nodes_match_onnx_reference(kind, direction, layout, bias, ini
     module.train()
     sum((o * o).sum() for o in module(**feeds)).backward()
     assert all(p.grad is not None and np.abs(np.asarray(p.grad)).sum() > 0 for p in module.parameters())
+
+
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_lstm_peepholes_match_onnx_reference_and_train(direction):
+    """Peepholes (input P) take the composed path: the input and forget gates see c, the output gate c'."""
+    rng = np.random.default_rng(1)
+    T, B, I, H, D = 4, 2, 3, 5, 2 if direction == "bidirectional" else 1
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    inits = [numpy_helper.from_array((rng.standard_normal(s) * 0.5).astype(np.float32), n)
+             for n, s in [("W", (D, 4 * H, I)), ("R", (D, 4 * H, H)), ("B", (D, 8 * H)), ("P", (D, 3 * H))]]
+    node = helper.make_node("LSTM", ["x", "W", "R", "B", "", "", "", "P"], ["Y", "Y_h", "Y_c"], hidden_size=H,
+                            direction=direction)
+    model = onnx_model([node], [vi("x", [T, B, I])], [vi(o) for o in ["Y", "Y_h", "Y_c"]], inits, opset=14)
+    expected = ReferenceEvaluator(model).run(None, {"x": x})
+    module = import_onnx(model)
+    for e, g in zip(expected, module(x)):
+        np.testing.assert_allclose(g.numpy(), e, rtol=1e-4, atol=1e-5)
+    without = helper.make_node("LSTM", ["x", "W", "R", "B"], ["Y", "Y_h", "Y_c"], hidden_size=H, direction=direction)
+    plain = ReferenceEvaluator(onnx_model([without], [vi("x", [T, B, I])], [vi(o) for o in ["Y", "Y_h", "Y_c"]],
+                                          inits[:3], opset=14)).run(None, {"x": x})
+    assert np.abs(plain[0] - expected[0]).max() > 1e-3          # the peepholes change the result
+    module.train()
+    sum((o * o).sum() for o in module(x)).backward()
+    assert np.abs(np.asarray(dict(module.named_parameters())["P"].grad)).sum() > 0

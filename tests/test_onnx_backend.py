@@ -129,7 +129,6 @@ _NOT_YET = {
     "ImageDecoder (needs image codecs)": r"^test_image_decoder",
     "Bernoulli: the expected values come from the unseeded numpy draw that wrote the test, no generator can "
     "reproduce them (random.py's seeded draws repeat; tests/test_import_random.py)": r"^test_bernoulli",
-    "LSTM peepholes (the rnn.py rule)": r"^test_lstm_with_peepholes",
 }
 for _reason, _pattern in _NOT_YET.items():  # the *_expanded cases (the op as a function body) pass
     EXCLUDE["^(?!.*_expanded)" + _pattern[1:]] = f"not implemented yet: {_reason}"

@@ -95,23 +95,26 @@ def _run(seq, direction, layout, step, states):
 def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=None, *, activation_alpha=None,
          activation_beta=None, activations=None, clip=None, direction="forward", hidden_size, input_forget=0,
          layout=0):
-    """Gates in ONNX order i, o, f, c: c' = f*c + i*g(c~), h' = o*h(c')."""
-    if p is not None or input_forget:
-        raise ValueError("LSTM: peepholes and input_forget are not supported")
+    """Gates in ONNX order i, o, f, c: c' = f*c + i*g(c~), h' = o*h(c'); with peepholes p (D, 3H) in the order
+    i, o, f, the input and forget gates also see c, the output gate c'."""
+    if input_forget:
+        raise ValueError("LSTM: input_forget is not supported")
     seq = _prepare(x, sequence_lens, clip, layout, "LSTM")
     n_dir, hs = w.shape[0], hidden_size
     acts = _activations(activations, ["Sigmoid", "Tanh", "Tanh"], n_dir)
     h0, c0 = _initial(initial_h, seq, layout, n_dir, hs), _initial(initial_c, seq, layout, n_dir, hs)
-    if not activations or activations == ["Sigmoid", "Tanh", "Tanh"] * n_dir:
+    if p is None and (not activations or activations == ["Sigmoid", "Tanh", "Tanh"] * n_dir):
         return _fused("LSTM", rnn_ops.lstm_layer, seq, w, r, b, direction, layout, [h0, c0])
     xw = [F.matmul(seq, w[d].T) + (b[d, :4 * hs] + b[d, 4 * hs:] if b is not None else 0) for d in range(n_dir)]
     rt = [r[d].T for d in range(n_dir)]
+    peep = [F.split(p[d], hs, 0) if p is not None else (0, 0, 0) for d in range(n_dir)]   # (H,) each: i, o, f
 
     def step(d, t, h, c):
         f_act, g_act, h_act = acts[3 * d:3 * d + 3]
+        p_i, p_o, p_f = peep[d]
         i, o, f, g = F.split(xw[d][t] + F.matmul(h, rt[d]), hs, 1)    # (B, H) each
-        c = f_act(f) * c + f_act(i) * g_act(g)
-        return f_act(o) * h_act(c), c
+        c = f_act(f + p_f * c) * c + f_act(i + p_i * c) * g_act(g)
+        return f_act(o + p_o * c) * h_act(c), c
 
     return _run(seq, direction, layout, step, [h0, c0])
 
