@@ -105,7 +105,6 @@ def matmul(xp, a, b):
     return out
 
 
-
 # ---- numpy's OpenBLAS thread count, for ops that are sequences of small GEMMs ----
 _OPENBLAS_NAMES = ("scipy_openblas_{}_num_threads64_", "scipy_openblas_{}_num_threads", "openblas_{}_num_threads64_",
                    "openblas_{}_num_threads")
