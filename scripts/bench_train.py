@@ -294,7 +294,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model; the best median counts")
     parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with MALLOC_TUNED set")
     parser.add_argument("--blas-threads", action="store_true",
-                        help="ours in its default threading (numpy's BLAS threads only), not set_num_threads(--threads)")
+                        help="ours in its default threading (numpy's BLAS threads only), not with --threads of its own")
     parser.add_argument("--profile", choices=MODELS, help="cProfile autocompyute's step of this model instead")
     parser.add_argument("--top", type=int, default=30, help="functions listed by --profile")
     parser.add_argument("--json", help="also write the results to this file")
