@@ -17,9 +17,12 @@ SUBCOMMANDS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="autocompyute", description="Train, export, check, import and fine-tune "
                                      "models: autocompyute and ONNX, both ways.")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="give the engine N intra-op threads (ac.set_num_threads: convolution, pooling, ReLU and "
+                        "Linear split over them, numpy's BLAS on one thread); by default numpy's BLAS threads only")
     sub = parser.add_subparsers(dest="command", required=True)
     argv = sys.argv[1:] if argv is None else argv
-    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         if name == chosen:
@@ -27,6 +30,11 @@ def main(argv=None):
             mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, got {args.threads}")
+        from .parallel import set_num_threads
+        set_num_threads(args.threads)
     return args._run(args) or 0
 
 

@@ -90,3 +90,19 @@ def test_finetune_reports_bad_data(tmp_path, capsys):
     code = main(["finetune", str(FIXTURES / "mlp_ts_op17.onnx"), "--data", str(tmp_path / "d.npz"),
                  "-o", str(tmp_path / "o.onnx")])
     assert code == 2 and "no targets" in capsys.readouterr().err
+
+
+def test_threads_option_gives_the_engine_its_threads_for_any_subcommand(tmp_path, capsys):
+    """`autocompyute --threads N COMMAND` calls ac.set_num_threads(N) before the command runs; N < 1 is refused."""
+    from autocompyute import parallel
+    before = parallel.get_num_threads()
+    seen = []
+    try:
+        assert main(["--threads", "2", "info", str(FIXTURES / "cnn_ts_op17_training.onnx")]) == 0
+        seen.append(parallel.get_num_threads())
+    finally:
+        parallel.set_num_threads(before)
+    assert seen == [2]
+    with pytest.raises(SystemExit) as e:
+        main(["--threads", "0", "info", str(FIXTURES / "cnn_ts_op17_training.onnx")])
+    assert e.value.code == 2 and "at least 1" in capsys.readouterr().err
