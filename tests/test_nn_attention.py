@@ -9,6 +9,7 @@ import autocompyute.nn as nn
 from autocompyute import optim
 import autocompyute.nn.functional as F
 from autocompyute.errors import ShapeError
+from autocompyute.ops import attention
 import op_cases  # noqa: F401  (first: it imports every cases_*.py, cases_attention among them)
 from cases_attention import ref_attention
 from gradcheck import check_grads
@@ -196,3 +197,30 @@ def test_tiny_attention_model_trains():
         loss().backward()
         opt.step()
     assert loss().item() < 0.3 * first
+
+
+@pytest.mark.parametrize("size", [0.5, 30.0])   # scores within exp's range: no shift; beyond it: the row maxima
+@pytest.mark.parametrize("masked", ["none", "float", "rows fully masked", "positive float"])
+def test_sdpa_softmax_with_and_without_the_max_shift_matches_the_reference(size, masked):
+    """The softmax skips its shift by the row maxima only when a bound on |q . k| * scale (plus the mask's largest
+    value) keeps exp from overflowing and underflowing; large scores take the shift. Both give the reference."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 3, 5, 8)).astype(np.float32) * s for s in (size, size, 1.0))
+    mask = None
+    if masked != "none":
+        mask = rng.standard_normal((5, 5)).astype(np.float32)
+        if masked == "rows fully masked":
+            mask[1:3] = -np.inf
+        elif masked == "positive float":
+            mask += 200.0                                                 # a large positive mask: no bound
+    layer = attention.ScaledDotProductAttention(np)
+    layer.scale, layer.causal, layer.dropout_p, layer.need_weights = 1 / math.sqrt(8), False, 0.0, True
+    bounded = layer._bounded(q, k, mask, 5)
+    assert bounded == (size < 1 and masked != "positive float")
+    got, p = layer.forward(q, k, v, mask)
+    ref, ref_p = ref_attention(q, k, v, mask, weights=True)
+    assert np.isfinite(got).all()
+    # (scores near 200 keep float32's 1.5e-5 resolution: both sides round differently there)
+    tol = dict(rtol=1e-3, atol=1e-5) if masked == "positive float" else dict(rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, ref, **tol)
+    np.testing.assert_allclose(p, ref_p, **tol)
