@@ -429,7 +429,7 @@ class OnnxModule(Module):
         model.CopyFrom(self._proto)
         state = dict(self._parameters)
         state.update(self._buffers)
-        for g in _graph_protos(model):
+        for g in safety.graph_protos(model):
             for t in getattr(g, "initializer", ()):
                 value = state.get(t.name)
                 if value is None:
@@ -519,7 +519,9 @@ def import_onnx(model, *, base_dir=None):
     compiler.run_jobs()
     graph.steps = compiled.steps
     compiler.plan_frees()
-    _inline_external(proto, compiler)
+    # attribute and subgraph tensors stored externally go inline in the kept proto, so that `to_onnx` does not
+    # depend on the files next to the original model
+    safety.inline_external(proto, lambda t: compiler.array(t, t.name))
     # (ONNX names are unique across a model and its subgraphs; a file that reuses a name keeps that one constant)
     trained = [name for name in compiler.sub_params if name not in kinds]
     for name in trained:  # the proto keeps their data: ops run by their function body read subgraph protos
@@ -543,27 +545,3 @@ def _drop_data(t):
     t.data_location = onnx.TensorProto.DEFAULT
 
 
-def _graph_protos(proto):
-    """The main graph, the model-local functions and every subgraph (GRAPH attributes) nested in them, without
-    recursion."""
-    stack = [proto.graph] + [f for f in proto.functions]
-    while stack:
-        g = stack.pop()
-        yield g
-        for node in g.node:
-            for a in node.attribute:
-                stack.extend([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs))
-
-
-def _inline_external(proto, compiler):
-    """Tensors in node attributes that were stored externally are written inline in the kept proto, so
-    `to_onnx` does not depend on the files next to the original model."""
-    for g in _graph_protos(proto):
-        if isinstance(g, onnx.GraphProto):
-            for t in g.initializer:
-                if safety.has_external_data(t):
-                    t.CopyFrom(numpy_helper.from_array(compiler.array(t, t.name), t.name))
-        for node in g.node:
-            for a in node.attribute:
-                if a.type == AttributeProto.TENSOR and safety.has_external_data(a.t):
-                    a.t.CopyFrom(numpy_helper.from_array(compiler.array(a.t, a.t.name), a.t.name))

@@ -103,9 +103,7 @@ def _load(model, base_dir):
     so onnxruntime gets a self-contained model."""
     from .onnx import safety
     proto, base_dir = safety.load_model(model, base_dir)
-    for t in proto.graph.initializer:
-        if safety.has_external_data(t):
-            t.CopyFrom(onnx.numpy_helper.from_array(safety.tensor_to_array(t, base_dir), t.name))
+    safety.inline_external(proto, lambda t: safety.tensor_to_array(t, base_dir))
     return proto
 
 

@@ -113,3 +113,37 @@ def test_parity_reads_external_data_through_the_safe_loader(tmp_path):
     onnx.save_model(proto, str(tmp_path / "evil.onnx"))
     with pytest.raises(AutoCompyuteError):
         check_parity(str(tmp_path / "evil.onnx"))
+
+
+def test_parity_inlines_external_data_of_subgraphs_and_attributes(tmp_path):
+    """Tensors stored externally inside an If branch (an initializer) and in a Constant node's attribute reach
+    onnxruntime inline: it gets the model as bytes, with no folder to find the data file in."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from interop import check_parity
+
+    rng = np.random.default_rng(0)
+    vi = helper.make_tensor_value_info
+    branch_w = numpy_helper.from_array(rng.random((32, 32)).astype(np.float32), "bw")
+    then = helper.make_graph([helper.make_node("MatMul", ["x", "bw"], ["o"])], "then", [],
+                             [vi("o", TensorProto.FLOAT, [2, 32])], [branch_w])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "else", [], [vi("o", TensorProto.FLOAT, [2, 32])])
+    shift = numpy_helper.from_array(rng.random((32,)).astype(np.float32), "shift_value")
+    nodes = [helper.make_node("Constant", [], ["shift"], value=shift),
+             helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+             helper.make_node("Greater", ["s", "zero"], ["c"]),
+             helper.make_node("If", ["c"], ["b"], then_branch=then, else_branch=other),
+             helper.make_node("Add", ["b", "shift"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [vi("x", TensorProto.FLOAT, [2, 32])], [vi("y", TensorProto.FLOAT, [2, 32])],
+                              [numpy_helper.from_array(np.float32(-1e9), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    path = tmp_path / "m.onnx"
+    onnx.external_data_helper.convert_model_to_external_data(model, location="m.data", size_threshold=0,
+                                                             convert_attribute=True)
+    onnx.save_model(model, str(path))
+    stored = onnx.load(str(path), load_external_data=False)
+    then_stored = next(a.g for a in stored.graph.node[3].attribute if a.name == "then_branch")
+    assert then_stored.initializer[0].data_location == TensorProto.EXTERNAL
+    assert stored.graph.node[0].attribute[0].t.data_location == TensorProto.EXTERNAL
+    assert check_parity(str(path), {"x": rng.random((2, 32)).astype(np.float32)}).ok

@@ -139,8 +139,7 @@ def _attr_for_proto(v):
 
 def _node_attributes(model, outputs):
     """The AttributeProtos of the node (in `model`, subgraphs included) that writes `outputs`."""
-    from ..importer import _graph_protos
-    for g in _graph_protos(model):
+    for g in safety.graph_protos(model):
         for n in g.node:
             if list(n.output) == list(outputs):
                 return {a.name: a for a in n.attribute}

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import TensorProto
+from onnx import AttributeProto, TensorProto, numpy_helper
 
 from ..errors import OnnxImportError, UnsafeModelError
 
@@ -196,3 +196,26 @@ def resolve_location(location, base_dir, what):
 def has_external_data(t):
     return t.data_location == TensorProto.EXTERNAL
 
+
+
+def graph_protos(proto):
+    """The main graph, the model-local functions and every subgraph (GRAPH attributes) nested in them, without
+    recursion."""
+    stack = [proto.graph] + [f for f in proto.functions]
+    while stack:
+        g = stack.pop()
+        yield g
+        for node in g.node:
+            for a in node.attribute:
+                stack.extend([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs))
+
+
+def inline_external(proto, read):
+    """Write every externally stored tensor of the model inline (initializers of every graph and tensors in node
+    attributes), `read(t)` giving its array, so that the proto no longer depends on the files next to the model."""
+    for g in graph_protos(proto):
+        tensors = list(g.initializer) if isinstance(g, onnx.GraphProto) else []
+        tensors += [a.t for node in g.node for a in node.attribute if a.type == AttributeProto.TENSOR]
+        for t in tensors:
+            if has_external_data(t):
+                t.CopyFrom(numpy_helper.from_array(read(t), t.name))
