@@ -18,19 +18,6 @@ def _shape(vi):
     return f"{elem}[{', '.join(dims)}]" if tt.HasField("shape") else f"{elem}[unknown rank]"
 
 
-def _all_nodes(model):
-    """Every node of the graph, its subgraphs and the model-local functions, without recursion."""
-    stack = [model.graph] + list(model.functions)
-    while stack:
-        g = stack.pop()
-        for node in g.node:
-            yield node
-            for a in node.attribute:
-                if a.HasField("g"):
-                    stack.append(a.g)
-                stack.extend(a.graphs)
-
-
 def describe(model):
     """The report's lines for a ModelProto (what `info` prints)."""
     from .onnx import safety
@@ -60,7 +47,7 @@ def describe(model):
             n_other += n
     lines.append(f"parameters: {n_float:,} floating-point values in {sum(1 for _ in g.initializer)} initializers "
                  f"(+ {n_other:,} integer constant values)")
-    histogram = collections.Counter((n.domain or "", n.op_type) for n in _all_nodes(model))
+    histogram = collections.Counter((n.domain or "", n.op_type) for g in safety.graph_protos(model) for n in g.node)
     lines.append(f"ops ({sum(histogram.values())} nodes):")
     lines += [f"  {count:6d}  {op}" + (f"  [{domain}]" if domain else "")
               for (domain, op), count in sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0][1]))]

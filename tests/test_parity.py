@@ -128,7 +128,8 @@ def test_parity_inlines_external_data_of_subgraphs_and_attributes(tmp_path):
     branch_w = numpy_helper.from_array(rng.random((32, 32)).astype(np.float32), "bw")
     then = helper.make_graph([helper.make_node("MatMul", ["x", "bw"], ["o"])], "then", [],
                              [vi("o", TensorProto.FLOAT, [2, 32])], [branch_w])
-    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "else", [], [vi("o", TensorProto.FLOAT, [2, 32])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["o"])], "else", [],
+                              [vi("o", TensorProto.FLOAT, [2, 32])])
     shift = numpy_helper.from_array(rng.random((32,)).astype(np.float32), "shift_value")
     nodes = [helper.make_node("Constant", [], ["shift"], value=shift),
              helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
