@@ -159,20 +159,25 @@ def blas_threads(n):
     if before >= n:
         yield
         return
+    held = _blas_own_threads is not None  # whether the engine holds the cores (OpenBLAS on one thread for it)
     blas[0](n)
     try:
         yield
     finally:
-        blas[0](before)
+        if _blas_own_threads is not None:
+            blas[0](1)
+        elif not held:
+            blas[0](before)
+        # (else set_num_threads(1) ran inside the block and gave OpenBLAS its own count back: left so)
 
 
 def blas_bound(method):
     """Marks an Op method made of small GEMMs in sequence: with several intra-op threads, it runs with numpy's BLAS on
     as many threads (see the module's docstring)."""
     @functools.wraps(method)
-    def run(op, *args):
+    def run(op, *args, **kwargs):
         if op.xp is not np or get_num_threads() == 1:
-            return method(op, *args)
+            return method(op, *args, **kwargs)
         with blas_threads(get_num_threads()):
-            return method(op, *args)
+            return method(op, *args, **kwargs)
     return run

@@ -200,7 +200,7 @@ def test_tiny_attention_model_trains():
 
 
 @pytest.mark.parametrize("size", [0.5, 30.0])   # scores within exp's range: no shift; beyond it: the row maxima
-@pytest.mark.parametrize("masked", ["none", "float", "rows fully masked", "positive float"])
+@pytest.mark.parametrize("masked", ["none", "float", "rows fully masked", "positive float", "rows far below"])
 def test_sdpa_softmax_with_and_without_the_max_shift_matches_the_reference(size, masked):
     """The softmax skips its shift by the row maxima only when a bound on |q . k| * scale (plus the mask's largest
     value) keeps exp from overflowing and underflowing; large scores take the shift. Both give the reference."""
@@ -213,14 +213,26 @@ def test_sdpa_softmax_with_and_without_the_max_shift_matches_the_reference(size,
             mask[1:3] = -np.inf
         elif masked == "positive float":
             mask += 200.0                                                 # a large positive mask: no bound
+        elif masked == "rows far below":     # every key of a row far down: still a softmax (of that row's scores)
+            mask[1], mask[2] = -110.0, -1e9
     layer = attention.ScaledDotProductAttention(np)
     layer.scale, layer.causal, layer.dropout_p, layer.need_weights = 1 / math.sqrt(8), False, 0.0, True
     bounded = layer._bounded(q, k, mask, 5)
-    assert bounded == (size < 1 and masked != "positive float")
+    assert bounded == (size < 1 and masked in ("none", "float", "rows fully masked"))
     got, p = layer.forward(q, k, v, mask)
+    if masked == "rows far below":
+        # a row's softmax ignores a constant added to it; at -1e9 float32 keeps scores only to 64: small ones all
+        # round to the same value (uniform weights), large ones still make a distribution
+        np.testing.assert_allclose(p[..., 2, :].sum(-1), 1.0, rtol=1e-6)
+        if size < 1:
+            np.testing.assert_allclose(p[..., 2, :], 0.2, rtol=1e-6)
+        mask = mask.copy()
+        mask[1:3] = 0.0
     ref, ref_p = ref_attention(q, k, v, mask, weights=True)
+    if masked == "rows far below":
+        ref[..., 2, :], ref_p[..., 2, :] = got[..., 2, :], p[..., 2, :]  # (checked above)
     assert np.isfinite(got).all()
     # (scores near 200 keep float32's 1.5e-5 resolution: both sides round differently there)
-    tol = dict(rtol=1e-3, atol=1e-5) if masked == "positive float" else dict(rtol=1e-5, atol=1e-6)
+    tol = dict(rtol=1e-3, atol=1e-5) if masked in ("positive float", "rows far below") else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got, ref, **tol)
     np.testing.assert_allclose(p, ref_p, **tol)

@@ -158,6 +158,54 @@ def test_blas_threads_raises_numpys_openblas_count_inside_the_block_only():
         set_count(before)
 
 
+class FakeBlas:
+    """A BLAS whose thread count is a number, with a log of what each forward and backward saw."""
+
+    def __init__(self, count):
+        self.count, self.seen = count, []
+
+    def set(self, n):
+        self.count = n
+
+    def get(self):
+        return self.count
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
+def test_recurrences_run_with_blas_on_the_engines_threads_and_give_it_back(threads, layer, monkeypatch):
+    """Under 3 engine threads (OpenBLAS put on one), a recurrent op's forward and backward run with BLAS on 3
+    threads, back on one afterwards; when set_num_threads(1) runs inside, BLAS keeps the count that gave back."""
+    from autocompyute.ops import rnn
+    fake = FakeBlas(1)
+    monkeypatch.setattr(parallel, "_blas", (fake.set, fake.get))
+    monkeypatch.setattr(parallel, "_blas_own_threads", 4)               # the engine holds the cores
+    cls = getattr(rnn, layer)
+    originals = {name: getattr(cls, name).__wrapped__ for name in ("forward", "backward")}
+    seen = []
+
+    def logging(name):
+        def method(op, *args):
+            seen.append((name, fake.count))
+            return originals[name](op, *args)
+        return parallel.blas_bound(method)
+
+    for name in originals:
+        monkeypatch.setattr(cls, name, logging(name))
+    net = getattr(ac.nn, layer)(4, 5)
+    x = ac.tensor(np.ones((3, 2, 4), np.float32))
+    net(x)[0].sum().backward()
+    assert seen == [("forward", 3), ("backward", 3)] and fake.count == 1
+
+    def releasing(op, *args):
+        parallel.set_num_threads(1)
+        return originals["forward"](op, *args)
+
+    monkeypatch.setattr(cls, "forward", parallel.blas_bound(releasing))
+    with ac.no_grad():
+        net(x)
+    assert fake.count == 4
+
+
 @pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
 def test_recurrent_layers_give_the_same_results_with_blas_threads_raised(threads, layer):
     """A recurrence runs with BLAS on the engine's thread count (blas_bound); outputs and gradients are those of

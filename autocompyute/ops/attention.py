@@ -46,8 +46,9 @@ class ScaledDotProductAttention(Op):
 
     def _bounded(self, q, k, mask, n_keys):
         """Whether every score is known to lie where exp neither overflows (summed over n_keys) nor underflows:
-        |q . k| * scale <= max |q| * max |k| * scale (Cauchy-Schwarz), plus the mask's largest value. Then the
-        softmax needs no shift by its row maxima (a quarter of its cost on numpy); NaN anywhere fails the test."""
+        |q . k| * scale <= max |q| * max |k| * scale (Cauchy-Schwarz), plus the mask's largest finite magnitude
+        (-inf only removes keys: exp gives 0 either way). Then the softmax needs no shift by its row maxima (a
+        quarter of its cost on numpy); NaN anywhere fails the test."""
         xp = self.xp
         if xp is not np or q.dtype.kind != "f" or q.size == 0 or k.size == 0:
             return False
@@ -56,7 +57,7 @@ class ScaledDotProductAttention(Op):
         squares = [float(backends.last_axis_sum(xp, a * a).max()) for a in (q, k)]     # max |q|^2, max |k|^2
         bound = math.sqrt(squares[0] * squares[1]) * abs(self.scale)
         if mask is not None:
-            bound += max(float(mask.max()), 0.0)
+            bound += float(xp.abs(xp.where(xp.isinf(mask), 0, mask)).max())
         return bound <= limit                                             # (False for NaN)
 
     def backward(self, dout, dweights=None):

@@ -13,7 +13,10 @@ batch 32, hidden 128). RNN and LSTM, whose gates are W_hh h + W_ih x + b, run ON
 [W_hh | W_ih | b] @ (h; x_t; 1), over a buffer that holds every step's input column block (`_stacked`); the GRU,
 whose n gate needs W_hn h apart, projects all inputs at once and adds a step's share. The sigmoid gates are
 computed as 0.5 + 0.5 * tanh(z / 2), with z halved through the weights, so one tanh call serves all gates. Inputs
-and outputs keep the (T, B, H) layout: one transposing copy each way.
+and outputs keep the (T, B, H) layout: a transposing copy each way, except that without a backward the output is
+a transposed view of the states (which keeps their buffer, for RNN and LSTM the stacked inputs too, alive while
+the output lives). The weight GEMMs over all steps are plain: under the engine's threads a recurrence runs with
+BLAS's (`parallel.blas_bound`).
 """
 from .. import parallel
 from ..errors import ShapeError
@@ -77,15 +80,15 @@ def _stacked_weight(xp, w_hh, w_ih, bias):
 
 def _stacked_grads(op, d, reads, w_ih, n_biases):
     """dx, dW_ih, dW_hh (and bias gradients) of RNN and LSTM from the pre-activation gradients of every step, d
-    (G*H, T, B) in PyTorch's gate order, and `_stacked`'s slots: [dW_hh | dW_ih | db] is one GEMM over all steps,
-    split over the intra-op threads like Linear's."""
+    (G*H, T, B) in PyTorch's gate order, and `_stacked`'s slots: [dW_hh | dW_ih | db] is one GEMM over all
+    steps."""
     xp = op.xp
     (gh, t, b), i = d.shape, w_ih.shape[1]
     h = reads.shape[1] - i - (n_biases > 0)
     d2 = d.reshape(gh, t * b)
     cols = xp.ascontiguousarray(reads.transpose(0, 2, 1)).reshape(t * b, -1)   # (T*B, K)
-    dw = parallel.matmul(xp, d2, cols)                                         # (G*H, K)
-    dx = parallel.matmul(xp, d2.T, w_ih).reshape(t, b, i) if op.input_needs_grad(0) else None
+    dw = d2 @ cols                                                             # (G*H, K)
+    dx = (d2.T @ w_ih).reshape(t, b, i) if op.input_needs_grad(0) else None
     grads = [dx, xp.ascontiguousarray(dw[:, h:h + i]), xp.ascontiguousarray(dw[:, :h])]
     if n_biases:  # two arrays, since an optimizer or a clipper may edit gradients in place
         grads += [dw[:, -1].copy(), dw[:, -1].copy()]
@@ -118,14 +121,14 @@ def _feature_major(xp, a):
 def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
     """dx, dW_ih, dW_hh (and bias gradients) from the pre-activation gradients of every step, (G*H, T, B) in
     PyTorch's gate order: dgx the input side's, dgh the hidden side's (the same array where they are equal).
-    x (T, B, I), h_prev (T, H, B). One GEMM each over all steps, split over the intra-op threads like Linear's (dx
-    is skipped for an input that needs no gradient, like a first layer's data)."""
+    x (T, B, I), h_prev (T, H, B). One GEMM each over all steps (dx is skipped for an input that needs no
+    gradient, like a first layer's data)."""
     xp = op.xp
     gh, t, b = dgx.shape
     dgx2, dgh2 = dgx.reshape(gh, t * b), dgh.reshape(gh, t * b)
-    dx = parallel.matmul(xp, dgx2.T, w_ih).reshape(x.shape) if op.input_needs_grad(0) else None
-    dw_ih = parallel.matmul(xp, dgx2, x.reshape(t * b, -1))                          # (G*H, I)
-    dw_hh = parallel.matmul(xp, dgh2, _batch_major(xp, h_prev).reshape(t * b, -1))   # (G*H, H)
+    dx = (dgx2.T @ w_ih).reshape(x.shape) if op.input_needs_grad(0) else None
+    dw_ih = dgx2 @ x.reshape(t * b, -1)                                               # (G*H, I)
+    dw_hh = dgh2 @ _batch_major(xp, h_prev).reshape(t * b, -1)                        # (G*H, H)
     if not n_biases:
         return dx, dw_ih, dw_hh
     ones = xp.ones(t * b, dtype=dgx.dtype)                 # sums over all steps as matrix-vector products
@@ -188,7 +191,7 @@ class LSTM(Op):
         w = _stacked_weight(xp, _gates(w_hh, half, self.ORDER), _gates(w_ih, half, self.ORDER), bias)  # (4H, K)
         reads, hs = _stacked(xp, x, h0, self.reverse, bias is not None)        # (T, K, B), (T, H, B)
         c_prev, cs = _states(xp, c0, T, self.reverse)
-        # every step's activated gates and tanh(c) for the backward; without one, a step's reuse one buffer
+        # every step's activated gates and tanh(c) for the backward; without a backward, every step reuses one
         kept = T if self.needs_grad else 1
         acts = xp.empty((kept, 4 * H, B), x.dtype)
         tanh_c, ig = xp.empty((kept, H, B), x.dtype), xp.empty((H, B), x.dtype)

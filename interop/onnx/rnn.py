@@ -107,14 +107,18 @@ def lstm(x, w, r, b=None, sequence_lens=None, initial_h=None, initial_c=None, p=
         return _fused("LSTM", rnn_ops.lstm_layer, seq, w, r, b, direction, layout, [h0, c0])
     xw = [F.matmul(seq, w[d].T) + (b[d, :4 * hs] + b[d, 4 * hs:] if b is not None else 0) for d in range(n_dir)]
     rt = [r[d].T for d in range(n_dir)]
-    peep = [F.split(p[d], hs, 0) if p is not None else (0, 0, 0) for d in range(n_dir)]   # (H,) each: i, o, f
+    peep = [F.split(p[d], hs, 0) for d in range(n_dir)] if p is not None else None   # (H,) each: i, o, f
 
     def step(d, t, h, c):
         f_act, g_act, h_act = acts[3 * d:3 * d + 3]
-        p_i, p_o, p_f = peep[d]
         i, o, f, g = F.split(xw[d][t] + F.matmul(h, rt[d]), hs, 1)    # (B, H) each
-        c = f_act(f + p_f * c) * c + f_act(i + p_i * c) * g_act(g)
-        return f_act(o + p_o * c) * h_act(c), c
+        if peep is not None:                                          # the input and forget gates see c
+            p_i, p_o, p_f = peep[d]
+            i, f = i + p_i * c, f + p_f * c
+        c = f_act(f) * c + f_act(i) * g_act(g)
+        if peep is not None:                                          # the output gate sees the new c
+            o = o + p_o * c
+        return f_act(o) * h_act(c), c
 
     return _run(seq, direction, layout, step, [h0, c0])
 

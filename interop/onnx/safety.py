@@ -215,7 +215,9 @@ def inline_external(proto, read):
     attributes), `read(t)` giving its array, so that the proto no longer depends on the files next to the model."""
     for g in graph_protos(proto):
         tensors = list(g.initializer) if isinstance(g, onnx.GraphProto) else []
-        tensors += [a.t for node in g.node for a in node.attribute if a.type == AttributeProto.TENSOR]
+        for node in g.node:
+            for a in node.attribute:
+                tensors += [a.t] if a.type == AttributeProto.TENSOR else list(a.tensors)
         for t in tensors:
             if has_external_data(t):
                 t.CopyFrom(numpy_helper.from_array(read(t), t.name))
