@@ -12,13 +12,19 @@ import os
 import numpy as np
 
 
-def main():
+def convert():
+    """(images, labels) as the .npz stores them, from scikit-learn's copy of the data."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     images = digits.images.astype(np.uint8)  # (1797, 8, 8), 0..16
     labels = digits.target.astype(np.uint8)  # (1797,)
     assert images.shape == (1797, 8, 8) and images.max() == 16 and (images == digits.images).all()
+    return images, labels
+
+
+def main():
+    images, labels = convert()
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model_zoo", "data", "digits.npz")
     np.savez_compressed(out, images=images, labels=labels)
     print(f"wrote {os.path.normpath(out)}: {len(images)} images, {os.path.getsize(out)} bytes")
