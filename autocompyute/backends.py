@@ -19,6 +19,10 @@ except ImportError:  # pragma: no cover - depends on the machine
 DEVICES = ("cpu", "cuda")
 
 
+# glibc's allocator settings of `tune_allocator` (also what MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ set)
+MMAP_THRESHOLD, TRIM_THRESHOLD = 32 << 20, 256 << 20
+
+
 def tune_allocator():
     """Keep large freed arrays in the process (glibc only) instead of returning them to the system at once.
 
@@ -33,8 +37,8 @@ def tune_allocator():
     except OSError:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = libc.mallopt(m_mmap_threshold, 32 << 20) == 1  # arrays under 32 MiB come from the heap ...
-    ok &= libc.mallopt(m_trim_threshold, 256 << 20) == 1  # ... which keeps up to 256 MiB of freed memory
+    ok = libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD) == 1  # arrays under 32 MiB come from the heap ...
+    ok &= libc.mallopt(m_trim_threshold, TRIM_THRESHOLD) == 1  # ... which keeps up to 256 MiB of freed memory
     return bool(ok)
 
 

@@ -1,7 +1,7 @@
 """Training-step speed and memory: autocompyute against PyTorch CPU, side by side.
 
     python scripts/bench_train.py [--steps 20] [--warmup 3] [--rounds 3] [--threads 2] [--models mlp cnn gpt lstm]
-    python scripts/bench_train.py --malloc-tuned     # both frameworks with glibc's allocator tuned (MALLOC_TUNED)
+    python scripts/bench_train.py --malloc-tuned     # both frameworks with glibc's allocator tuned as the engine does
     python scripts/bench_train.py --profile gpt      # where autocompyute's step goes: per Op, then cProfile
     python scripts/bench_train.py --blas-threads     # ours in its default threading: numpy's BLAS threads only
 
@@ -41,12 +41,18 @@ from _rss import reset_peak, status_bytes  # (scripts/ is on sys.path when a scr
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODELS = ("mlp", "cnn", "gpt", "lstm")
-# glibc settings that keep freed memory for reuse instead of returning it to the system after every large free
-# (each re-use of returned memory page-faults again); --malloc-tuned applies them to both frameworks' timing runs
-MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 TARGETS = {"mlp": 1.0, "cnn": 1.5, "gpt": 1.5, "lstm": 2.0}
 SHAPES = {"mlp": "784-512-512-10, batch 128", "cnn": "1x28x28, batch 64", "gpt": "T 64, d 128, batch 16",
           "lstm": "T 50, hidden 128, batch 32"}
+
+
+def malloc_tuned():
+    """The engine's glibc settings (autocompyute.backends.tune_allocator) as environment variables: freed memory
+    kept for reuse instead of returned to the system after every large free (each re-use of returned memory
+    page-faults again); --malloc-tuned applies them to both frameworks' timing runs."""
+    sys.path.insert(0, ROOT)
+    from autocompyute.backends import MMAP_THRESHOLD, TRIM_THRESHOLD
+    return {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
 
 
 # ---- the shared inputs (numpy, the same in both frameworks) ----
@@ -192,7 +198,7 @@ def measure(name, framework, mode, args):
         env["MALLOC_MMAP_THRESHOLD_"] = "65536"
         env["AUTOCOMPYUTE_MALLOC_TUNING"] = "0"  # the engine's own tuning would override the threshold
     elif args.malloc_tuned:
-        env.update(MALLOC_TUNED)
+        env.update(malloc_tuned())
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, framework, mode, "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--threads", str(args.threads)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -292,7 +298,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads of both frameworks")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs per model; the best median counts")
-    parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with MALLOC_TUNED set")
+    parser.add_argument("--malloc-tuned", action="store_true", help="time both frameworks with glibc tuned as the engine does")
     parser.add_argument("--blas-threads", action="store_true",
                         help="ours in its default threading (numpy's BLAS threads only), not with --threads of its own")
     parser.add_argument("--profile", choices=MODELS, help="cProfile autocompyute's step of this model instead")
