@@ -22,10 +22,11 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, numpy_helper
 
+from autocompyute.errors import AutoCompyuteError
 from autocompyute.nn.module import Module, Parameter
 from autocompyute.tensor import Tensor
 
-from .errors import OnnxImportError, UnsafeModelError, UnsupportedOpError
+from .errors import OnnxImportError, OnnxRunError, UnsafeModelError, UnsupportedOpError
 from .onnx import safety
 from .onnx.registry import canonical_domain, find_import_rule, load_rules
 
@@ -110,9 +111,13 @@ def _run_graph(module, graph, inputs, parent, feeds=None):
                 out = step.fn(*args, ctx=ctx, **step.attrs)
             else:
                 out = step.fn(*args, **step.attrs)
-        except Exception as e:
+        except AutoCompyuteError as e:
             e.add_note(f"(in ONNX node {step.name!r} of type {step.op_type}, graph {graph.name!r})")
             raise
+        except Exception as e:  # a rule or the engine meeting input it cannot handle: a typed error names the node
+            shapes = [None if a is None else tuple(getattr(a, "shape", ())) for a in args]
+            raise OnnxRunError(f"ONNX node {step.name!r} ({step.op_type}, graph {graph.name!r}) failed on inputs "
+                               f"of shapes {shapes}: {type(e).__name__}: {e}") from e
         outputs = step.outputs
         if isinstance(out, (tuple, list)):
             if len(out) < sum(1 for n in outputs if n):
@@ -180,6 +185,36 @@ def _signature(fn):
     return sig
 
 
+def _nodes_and_calls(nodes, functions):
+    """(how many nodes, the local functions they call, with repeats) of `nodes` and the subgraphs inside them."""
+    count, calls, stack = 0, [], [list(nodes)]
+    while stack:
+        for node in stack.pop():
+            count += 1
+            if (node.domain, node.op_type) in functions:
+                calls.append((node.domain, node.op_type))
+            for a in node.attribute:
+                stack.extend([list(g.node) for g in ([a.g] if a.type == AttributeProto.GRAPH else a.graphs)])
+    return count, calls
+
+
+def _expanded_nodes(model, functions):
+    """How many nodes compiling the model makes: each function call compiles the function's body again, so a few
+    functions calling each other twice per level make exponentially many. Priced here, before compiling anything
+    (a recursive function counts as one node: compiling refuses it)."""
+    own = {key: _nodes_and_calls(f.node, functions) for key, f in functions.items()}
+    size = {}
+    while len(size) < len(own):
+        ready = [k for k in own if k not in size and all(c in size for c in own[k][1])]
+        if not ready:  # the rest call each other in a cycle
+            size.update({k: 1 for k in own if k not in size})
+            break
+        for k in ready:
+            size[k] = own[k][0] + sum(size[c] for c in own[k][1])
+    count, calls = _nodes_and_calls(model.graph.node, functions)
+    return count + sum(size[c] for c in calls)
+
+
 class _Compiler:
     """Turns a ModelProto's graph, subgraphs and function calls into `Graph`s, without recursion, collecting
     every unsupported op before anything runs."""
@@ -188,6 +223,11 @@ class _Compiler:
         self.base_dir = base_dir
         self.opsets = {canonical_domain(o.domain): int(o.version) for o in model.opset_import}
         self.functions = {(f.domain, f.name): f for f in model.functions}
+        expanded = _expanded_nodes(model, self.functions)
+        if expanded > safety.LIMITS["max_compiled_nodes"]:
+            raise UnsafeModelError(f"the model expands to {expanded:,} nodes through nested function calls, over "
+                                   f"the limit of {safety.LIMITS['max_compiled_nodes']:,} "
+                                   "(interop.onnx.safety.LIMITS['max_compiled_nodes'])")
         self.missing = collections.OrderedDict()  # (domain, op_type, opset, why) -> node names
         self.jobs = []
         self.graphs = []
@@ -241,6 +281,11 @@ class _Compiler:
                     raise OnnxImportError(f"node {name!r} ({node.op_type}) reads {n!r}, which no earlier node, "
                                           f"input or initializer of graph {proto.name!r} defines (a truncated or "
                                           "corrupt file, or nodes out of order)")
+            twice = [n for n in node.output if n and n in defined]
+            if twice:
+                raise OnnxImportError(f"node {name!r} ({node.op_type}) writes {twice}, which an earlier node, input "
+                                      f"or initializer of graph {proto.name!r} defines already (ONNX names a value "
+                                      "once)")
             step = self._step(node, name, opsets, scope, fn_chain, binding)
             if step is not None:
                 g.steps.append(step)

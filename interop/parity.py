@@ -13,6 +13,9 @@ from onnx import helper
 
 from autocompyute.tensor import Tensor
 
+from .errors import ParityError
+from .onnx import safety
+
 SMALL_DIM = 2  # the size given to symbolic dims when inputs are made up
 
 
@@ -78,8 +81,11 @@ def check_parity(model, inputs=None, *, rtol=1e-4, atol=1e-5, base_dir=None, **e
     input's dtype, symbolic dims of size 2. Returns a ParityReport (`ok`, per-output errors, the first
     diverging node)."""
     if not isinstance(model, (str, os.PathLike, bytes, onnx.ModelProto)):
+        if not callable(model):
+            raise ParityError(f"check_parity takes an ONNX path, bytes or ModelProto, or a module with example "
+                              f"inputs; got {type(model).__name__}")
         if inputs is None:
-            raise ValueError("check_parity of a module needs example inputs")
+            raise ParityError("check_parity of a module needs example inputs")
         from .export import trace_export
         return check_trace(*trace_export(model, inputs, **export_kwargs), rtol=rtol, atol=atol)
     proto = _load(model, base_dir)
@@ -101,7 +107,6 @@ def check_trace(proto, info, *, rtol=1e-4, atol=1e-5):
 def _load(model, base_dir):
     """Parse as the importer does (strictly, hostile files refused) and read external data through its checks,
     so onnxruntime gets a self-contained model."""
-    from .onnx import safety
     proto, base_dir = safety.load_model(model, base_dir)
     safety.inline_external(proto, lambda t: safety.tensor_to_array(t, base_dir))
     return proto
@@ -111,10 +116,13 @@ def _run_ort(proto, feeds, names):
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every node's value
-    sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    wanted = [o.name for o in sess.get_outputs()]
-    given = {i.name: feeds[i.name] for i in sess.get_inputs() if i.name in feeds}
-    return dict(zip(wanted, sess.run(wanted, given)))
+    try:
+        sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        wanted = [o.name for o in sess.get_outputs()]
+        given = {i.name: feeds[i.name] for i in sess.get_inputs() if i.name in feeds}
+        return dict(zip(wanted, sess.run(wanted, given)))
+    except Exception as e:  # onnxruntime's own exception types (Fail, InvalidArgument, ...)
+        raise ParityError(f"onnxruntime cannot run the model: {type(e).__name__}: {e}") from e
 
 
 def _run_imported(proto, feeds, base_dir, original):
@@ -162,13 +170,22 @@ def _feeds(proto, inputs):
                 return {i.name: np.asarray(inputs[i.name]) for i in graph_inputs}
             inputs = [inputs[k] for k in keys]
         inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(inputs) < len(graph_inputs):
+            raise ParityError(f"the model takes inputs {[i.name for i in graph_inputs]}, got {len(inputs)} "
+                              "(by position, or a mapping that names them all)")
         return {i.name: _array(x) for i, x in zip(graph_inputs, inputs)}
     rng = np.random.default_rng(0)
     feeds = {}
     for i in graph_inputs:
         t = i.type.tensor_type
-        dtype = helper.tensor_dtype_to_np_dtype(t.elem_type)
+        try:
+            dtype = helper.tensor_dtype_to_np_dtype(t.elem_type) if i.type.HasField("tensor_type") else None
+        except KeyError:
+            dtype = None
+        if dtype is None:
+            raise ParityError(f"input {i.name!r} has no tensor type numpy knows: pass its values as inputs")
         shape = tuple(d.dim_value if d.HasField("dim_value") else SMALL_DIM for d in t.shape.dim)
+        safety.check_alloc(shape, dtype, f"input {i.name!r}")
         if dtype.kind == "f":
             feeds[i.name] = rng.standard_normal(shape).astype(dtype)
         elif dtype.kind == "b":

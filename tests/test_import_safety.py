@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from autocompyute.errors import AutoCompyuteError  # noqa: E402
 from interop import import_onnx  # noqa: E402
-from interop.errors import OnnxImportError, UnsafeModelError, UnsupportedOpError  # noqa: E402
+from interop.errors import OnnxImportError, OnnxRunError, UnsafeModelError, UnsupportedOpError  # noqa: E402
 from interop.onnx import safety  # noqa: E402
 from onnx_graphs import onnx_model, vi  # noqa: E402
 
@@ -224,3 +224,81 @@ def test_limits_are_adjustable(monkeypatch):
     model = onnx_model([helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", [1000])], [vi("y")], [w])
     with pytest.raises(UnsafeModelError, match="over the limit"):
         import_onnx(model)
+
+
+def test_functions_calling_each_other_twice_per_level_are_priced_before_compiling():
+    """39 levels of a function calling the previous one twice expand to 2**39 nodes: refused at once, not after
+    compiling millions of them."""
+    ops = [helper.make_opsetid("", 17)]
+    fns = [helper.make_function("local", "F0", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])], ops)]
+    for k in range(1, 40):
+        calls = [helper.make_node(f"F{k - 1}", ["a"], ["t"], domain="local"),
+                 helper.make_node(f"F{k - 1}", ["t"], ["b"], domain="local")]
+        fns.append(helper.make_function("local", f"F{k}", ["a"], ["b"], calls, ops))
+    graph = helper.make_graph([helper.make_node("F39", ["x"], ["y"], domain="local")], "g", [vi("x", [2])], [vi("y")])
+    model = helper.make_model(graph, functions=fns, opset_imports=ops + [helper.make_opsetid("local", 1)])
+    with pytest.raises(UnsafeModelError, match=r"expands to 1,649,267,441,663 nodes"):   # 3 * 2**39 - 1
+        import_onnx(model)
+
+
+def _one_node(op, inputs, inits, n_out=1, **attrs):
+    outs = [f"y{i}" for i in range(n_out)]
+    node = helper.make_node(op, [name for name, _ in inputs] + [t.name for t in inits], outs, name="N", **attrs)
+    return onnx_model([node], [vi(name, shape) for name, shape in inputs], [vi(o) for o in outs], inits)
+
+
+def _int64(name, values):
+    return numpy_helper.from_array(np.array(values, np.int64), name)
+
+
+@pytest.mark.parametrize("model, inputs, cause", [
+    (_one_node("Gather", [("x", [3, 4])], [_int64("i", [0, 99])]), [np.ones((3, 4), np.float32)], IndexError),
+    (_one_node("Conv", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], [], strides=[0, 0]),
+     [np.ones((1, 1, 5, 5), np.float32), np.ones((1, 1, 3, 3), np.float32)], ZeroDivisionError),
+    (_one_node("Concat", [("x", [2]), ("z", [2])], []), [np.ones(2, np.float32)] * 2, TypeError),
+], ids=["Gather index out of range", "Conv stride 0", "Concat without axis"])
+def test_a_node_failing_on_its_input_raises_a_typed_error_naming_it(model, inputs, cause):
+    """What a rule or the engine cannot handle comes back as OnnxRunError (an OnnxImportError) with the node, its
+    op type and its inputs' shapes; the original error is its cause."""
+    with pytest.raises(OnnxRunError, match=r"ONNX node 'N' \(\w+, graph 'g'\) failed on inputs of shapes") as e:
+        import_onnx(model)(*inputs)
+    assert isinstance(e.value.__cause__, cause)
+
+
+def test_split_num_outputs_must_match_the_node():
+    model = _one_node("Split", [("x", [6, 2])], [], n_out=2, axis=0, num_outputs=1 << 40)
+    model.opset_import[0].version = 18
+    with pytest.raises(OnnxImportError, match="num_outputs=1099511627776 but the node has 2 outputs"):
+        import_onnx(model)(np.ones((6, 2), np.float32))
+
+
+def test_a_value_written_twice_is_refused():
+    nodes = [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["y"])]
+    with pytest.raises(OnnxImportError, match=r"writes \['y'\], which an earlier node"):
+        import_onnx(onnx_model(nodes, [vi("x", [2])], [vi("y")]))
+
+
+def test_loop_keeps_what_its_iterations_collect_under_the_tensor_limit(monkeypatch):
+    """A Loop whose scan outputs (or carried values) grow past max_tensor_bytes stops with UnsafeModelError."""
+    monkeypatch.setitem(safety.LIMITS, "max_tensor_bytes", 4000)
+    nodes = [helper.make_node("Identity", ["c"], ["c_out"]), helper.make_node("Identity", ["v"], ["v_out"]),
+             helper.make_node("Identity", ["v"], ["s"])]
+    body = helper.make_graph(nodes, "body", [vi("i", [], TensorProto.INT64), vi("c", [], TensorProto.BOOL),
+                                             vi("v", [100])],
+                             [vi("c_out", [], TensorProto.BOOL), vi("v_out", [100]), vi("s", [100])])
+    node = helper.make_node("Loop", ["", "cond", "v0"], ["v_last", "scan"], body=body)   # no trip count
+    model = onnx_model([node], [vi("v0", [100])], [vi("v_last"), vi("scan")],
+                       [numpy_helper.from_array(np.array(True), "cond")])
+    with pytest.raises(UnsafeModelError, match="Loop: a tensor of shape"):
+        import_onnx(model)(np.ones(100, np.float32))
+
+
+def test_external_data_fields_must_be_ascii_digits(tmp_path):
+    (tmp_path / "w.bin").write_bytes(bytes(16))
+    t = TensorProto(name="w", data_type=F32, dims=[4], data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", "w.bin"), ("offset", "\u00b2")):
+        entry = t.external_data.add()
+        entry.key, entry.value = key, value
+    model = onnx_model([helper.make_node("Identity", ["w"], ["y"])], [], [vi("y")], [t])
+    with pytest.raises(UnsafeModelError, match="is not a non-negative integer"):
+        import_onnx(model, base_dir=str(tmp_path))

@@ -148,3 +148,38 @@ def test_parity_inlines_external_data_of_subgraphs_and_attributes(tmp_path):
     assert then_stored.initializer[0].data_location == TensorProto.EXTERNAL
     assert stored.graph.node[0].attribute[0].t.data_location == TensorProto.EXTERNAL
     assert check_parity(str(path), {"x": rng.random((2, 32)).astype(np.float32)}).ok
+
+
+def test_parity_errors_are_typed():
+    """What check_parity cannot compare is a ParityError: a non-model argument, a module without inputs, too
+    few inputs, an input of no tensor type, a model onnxruntime refuses (its message kept)."""
+    from onnx import TensorProto, helper
+
+    from interop import check_parity
+    from interop.errors import ParityError
+
+    vi = helper.make_tensor_value_info
+    two_inputs = helper.make_model(helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "g",
+                                                     [vi("a", TensorProto.FLOAT, [2]), vi("b", TensorProto.FLOAT, [2])],
+                                                     [vi("y", TensorProto.FLOAT, [2])]),
+                                   opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(ParityError, match="got int"):
+        check_parity(42)
+    with pytest.raises(ParityError, match="needs example inputs"):
+        check_parity(lambda x: x)
+    with pytest.raises(ParityError, match=r"takes inputs \['a', 'b'\], got 1"):
+        check_parity(two_inputs, [np.ones(2, np.float32)])
+    untyped = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                                                  [helper.make_empty_tensor_value_info("x")],
+                                                  [vi("y", TensorProto.FLOAT, [2])]),
+                                opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(ParityError, match="no tensor type"):
+        check_parity(untyped)
+    # onnxruntime's own exceptions come back as ParityError (a graph that writes one value twice)
+    from interop import parity
+    twice = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"]),
+                                                 helper.make_node("Neg", ["x"], ["y"])], "g",
+                                                [vi("x", TensorProto.FLOAT, [2])], [vi("y", TensorProto.FLOAT, [2])]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(ParityError, match="onnxruntime cannot run the model"):
+        parity._run_ort(twice, {"x": np.ones(2, np.float32)}, ["y"])

@@ -12,7 +12,7 @@ import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
 from . import safety
-from ._import_util import const, ints, rule, scalar
+from ._import_util import check_alloc, const, ints, rule, scalar
 from .registry import import_rule
 
 
@@ -31,7 +31,7 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
     keep_going = True if cond is None else bool(scalar(cond))
     limit = safety.LIMITS["max_loop_iterations"]
     values, n = list(carried), len(carried)
-    scans = []
+    scans, scan_bytes = [], 0
     i = 0
     while keep_going and (trips is None or i < trips):
         if i >= limit:
@@ -41,6 +41,9 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
         keep_going = bool(scalar(outs[0]))
         values = list(outs[1:1 + n])
         scans.append(outs[1 + n:])
+        # what the iterations keep (the scan outputs so far, the carried values) stays under the tensor limit
+        scan_bytes += sum(s.data.nbytes for s in scans[-1])
+        check_alloc((max([scan_bytes] + [v.data.nbytes for v in values]),), np.uint8, "Loop")
         i += 1
     n_scan = len(body.outputs) - 1 - n
     stacked = []

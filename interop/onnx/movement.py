@@ -78,6 +78,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from ._import_util import apply_movement, check_alloc, const, flat_positions, gather_positions  # noqa: E402
 from ._import_util import ints, is_float, rule, scalar_like, values  # noqa: E402
 from ._import_util import axis as wrap_axis  # noqa: E402
+from ..errors import OnnxImportError  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -145,6 +146,8 @@ def _split(x, sizes, axis, n_outputs, num_outputs=None):
     length = x.shape[axis]
     if sizes is None:
         n = num_outputs or n_outputs
+        if n != n_outputs or n < 1:
+            raise OnnxImportError(f"Split: num_outputs={n} but the node has {n_outputs} outputs")
         chunk = -(-length // n)  # the last part is smaller when the length does not divide
         sizes = [min(chunk, length - i * chunk) for i in range(n)]
     return tuple(F.split(x, list(sizes), axis))

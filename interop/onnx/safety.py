@@ -15,9 +15,10 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 
 from ..errors import OnnxImportError, UnsafeModelError
 
-# Adjustable limits: the largest tensor (in bytes) a file may declare or a node may allocate, and the most
-# iterations a Loop without a trip count may run.
-LIMITS = {"max_tensor_bytes": 4 << 30, "max_loop_iterations": 10_000_000, "max_compiled_nodes": 20_000_000}
+# Adjustable limits: the largest tensor (in bytes) a file may declare or a node may allocate, the most iterations
+# a Loop or Scan may run, and the most nodes a model may expand to (function calls compile their body each time).
+LIMITS = {"max_tensor_bytes": 4 << 30, "max_loop_iterations": 1_000_000, "max_compiled_nodes": 2_000_000}
+MAX_DIM = 1 << 40  # no single dimension is longer, whatever the others
 
 _NUMPY_DTYPES = {
     TensorProto.FLOAT: np.float32, TensorProto.DOUBLE: np.float64, TensorProto.FLOAT16: np.float16,
@@ -93,6 +94,9 @@ def check_alloc(shape, dtype, what):
         d = int(d)
         if d < 0:
             raise UnsafeModelError(f"{what}: negative dimension in shape {tuple(int(s) for s in shape)}")
+        if d > MAX_DIM:  # (even beside a zero: numpy cannot describe such a shape)
+            raise UnsafeModelError(f"{what}: dimension {d:,} in shape {tuple(int(s) for s in shape)} is over the "
+                                   f"limit of {MAX_DIM:,} for one dimension")
         n *= d
     nbytes = n * np.dtype(dtype).itemsize
     if nbytes > LIMITS["max_tensor_bytes"]:
@@ -163,7 +167,7 @@ def _read_external(t, base_dir, nbytes, what):
 
 
 def _nonneg_int(text, key, what):
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise UnsafeModelError(f"{what}: external data {key} {text!r} is not a non-negative integer")
     return int(text)
 
