@@ -302,3 +302,39 @@ def test_external_data_fields_must_be_ascii_digits(tmp_path):
     model = onnx_model([helper.make_node("Identity", ["w"], ["y"])], [], [vi("y")], [t])
     with pytest.raises(UnsafeModelError, match="is not a non-negative integer"):
         import_onnx(model, base_dir=str(tmp_path))
+
+
+def _axis_cases():
+    i64 = _int64
+    ones3 = numpy_helper.from_array(np.ones(3, np.float32), "s")
+    yield "Gather", [helper.make_node("Gather", ["x", "i"], ["y"], axis=2)], [i64("i", [0])], 13
+    yield "Split", [helper.make_node("Split", ["x"], ["y"], axis=3)], [], 13
+    yield "ReduceSum", [helper.make_node("ReduceSum", ["x", "a"], ["y"])], [i64("a", [5])], 13
+    yield "CumSum", [helper.make_node("CumSum", ["x", "a"], ["y"])], [i64("a", 4)], 13
+    yield "LayerNormalization", [helper.make_node("LayerNormalization", ["x", "s"], ["y"], axis=3)], [ones3], 17
+    yield "Unsqueeze", [helper.make_node("Unsqueeze", ["x", "a"], ["y"])], [i64("a", [9])], 13
+    yield "Squeeze", [helper.make_node("Squeeze", ["x", "a"], ["y"])], [i64("a", [7])], 13
+    yield "Slice", [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])], [i64("s", [0]), i64("e", [1]),
+                                                                              i64("a", [4])], 13
+    yield "Softmax", [helper.make_node("Softmax", ["x"], ["y"], axis=5)], [], 13
+    yield "LogSoftmax", [helper.make_node("LogSoftmax", ["x"], ["y"], axis=-3)], [], 13
+    yield "Hardmax", [helper.make_node("Hardmax", ["x"], ["y"], axis=3)], [], 13
+    yield "TopK", [helper.make_node("TopK", ["x", "k"], ["y", "j"], axis=3)], [i64("k", [1])], 13
+    yield "ArgMax", [helper.make_node("ArgMax", ["x"], ["y"], axis=3)], [], 13
+    yield "Flatten", [helper.make_node("Flatten", ["x"], ["y"], axis=3)], [], 13
+
+
+@pytest.mark.parametrize("nodes, inits, opset", [c[1:] for c in _axis_cases()], ids=[c[0] for c in _axis_cases()])
+def test_axes_out_of_range_are_refused_not_wrapped_around(nodes, inits, opset):
+    """numpy-style modulo would turn axis 3 of a rank-2 input into axis 1: a silent wrong answer."""
+    model = onnx_model(nodes, [vi("x", [2, 3])], [vi(o) for o in nodes[0].output], inits, opset=opset)
+    with pytest.raises(OnnxImportError, match="out of range"):
+        import_onnx(model)(np.ones((2, 3), np.float32))
+
+
+def test_flatten_takes_every_cut_from_minus_rank_to_rank():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for axis, shape in [(0, (1, 24)), (2, (6, 4)), (3, (24, 1)), (-1, (6, 4)), (-3, (1, 24))]:
+        model = onnx_model([helper.make_node("Flatten", ["x"], ["y"], axis=axis)], [vi("x", [2, 3, 4])], [vi("y")],
+                           opset=13)
+        np.testing.assert_array_equal(import_onnx(model)(x).numpy(), x.reshape(shape))

@@ -11,6 +11,7 @@ import numpy as np
 from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
+from ..errors import OnnxImportError
 from . import safety
 from .registry import import_rule
 
@@ -88,5 +89,15 @@ def check_alloc(shape, dtype, what):
     return safety.check_alloc(shape, dtype, what)
 
 
-def axis(a, ndim):
-    return int(a) % ndim if ndim else 0
+def axis(a, ndim, what="axis"):
+    """An ONNX axis (negative ones count from the end) as an index into ndim dims; one out of range is an
+    OnnxImportError, where Python's modulo would wrap it around to a wrong axis."""
+    a, n = int(a), max(ndim, 1)
+    if not -n <= a < n:
+        raise OnnxImportError(f"{what} {a} is out of range for an input of rank {ndim}")
+    return a % n
+
+
+def axes(values, ndim, what="axes"):
+    """`axis` of each of `values`, a list."""
+    return [axis(a, ndim, what) for a in values]

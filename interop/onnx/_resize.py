@@ -8,7 +8,7 @@ import numpy as np
 
 import autocompyute.functional as F
 
-from ._import_util import const, ints, values
+from ._import_util import axes as wrap_axes, const, ints, values
 
 
 def _nearest_weights(ratio, nearest_mode):
@@ -92,7 +92,7 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
             nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
             antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
     r = x.ndim
-    axes = list(range(r)) if axes is None else [a % r for a in axes]
+    axes = list(range(r)) if axes is None else wrap_axes(axes, r)
     roi = None if roi is None or roi.numel() == 0 else [float(v) for v in values(roi).reshape(-1)]
     if roi is not None and len(roi) == 2 * len(axes) and len(axes) != r:
         full = [0.0] * r + [1.0] * r

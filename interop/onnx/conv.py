@@ -9,7 +9,7 @@ from autocompyute.ops.conv import max_pool as engine_max_pool
 from autocompyute.ops.onnx_ops import gather_map
 
 from . import _pooling, _resize as _general_resize
-from ._import_util import const, ints, rule, scalar_like, values
+from ._import_util import axes as wrap_axes, const, ints, rule, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -325,7 +325,7 @@ def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coor
                        coordinate_transformation_mode=coordinate_transformation_mode, mode=mode,
                        exclude_outside=exclude_outside, extrapolation_value=extrapolation_value,
                        keep_aspect_ratio_policy=keep_aspect_ratio_policy, nearest_mode=nearest_mode)
-    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
     scale_list = [1.0] * x.ndim
     out_shape = list(x.shape)
     if sizes is not None and sizes.numel():

@@ -107,19 +107,20 @@ import math  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, is_float, rule, values  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
 @import_rule("Gather", since=1)
 def gather(x, indices, *, axis=0):
-    axis = axis % x.ndim
+    axis = wrap_axis(axis, x.ndim)
     idx = values(indices).astype(np.int64)
     idx = np.where(idx < 0, idx + x.shape[axis], idx)
     return x[(slice(None),) * axis + (idx,)]
 
 
 def _slice(x, starts, ends, axes, steps):
-    axes = list(range(len(starts))) if axes is None else [a % x.ndim for a in axes]
+    axes = list(range(len(starts))) if axes is None else wrap_axes(axes, x.ndim)
     steps = [1] * len(starts) if steps is None else steps
     index = [slice(None)] * x.ndim
     for start, end, a, step in zip(starts, ends, axes, steps):

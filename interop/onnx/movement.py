@@ -77,7 +77,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, check_alloc, const, flat_positions, gather_positions  # noqa: E402
 from ._import_util import ints, is_float, rule, scalar_like, values  # noqa: E402
-from ._import_util import axis as wrap_axis  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis  # noqa: E402
 from ..errors import OnnxImportError  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
@@ -92,7 +92,9 @@ def reshape(x, shape, *, allowzero=0):
 
 @import_rule("Flatten", since=1)
 def flatten(x, *, axis=1):
-    axis = wrap_axis(axis, x.ndim)
+    if not -x.ndim <= axis <= x.ndim:                                     # a cut between dims: -rank..rank
+        raise OnnxImportError(f"Flatten: axis {axis} is out of range for an input of rank {x.ndim}")
+    axis = axis + x.ndim if axis < 0 else axis
     rows = int(np.prod(x.shape[:axis], dtype=np.int64))
     return F.reshape(x, (rows, int(np.prod(x.shape[axis:], dtype=np.int64))))
 
@@ -109,7 +111,7 @@ def concat(*xs, axis):
 
 def _unsqueeze(x, axes):
     rank = x.ndim + len(axes)
-    for a in sorted(a % rank for a in axes):
+    for a in sorted(wrap_axes(axes, rank)):
         x = F.unsqueeze(x, a)
     return x
 
@@ -117,7 +119,7 @@ def _unsqueeze(x, axes):
 def _squeeze(x, axes):
     if axes is None:
         axes = [i for i, d in enumerate(x.shape) if d == 1]
-    drop = {a % x.ndim for a in axes}
+    drop = set(wrap_axes(axes, x.ndim))
     return F.reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in drop))
 
 
@@ -142,7 +144,7 @@ def squeeze_13(x, axes=None):
 
 
 def _split(x, sizes, axis, n_outputs, num_outputs=None):
-    axis = axis % x.ndim
+    axis = wrap_axis(axis, x.ndim)
     length = x.shape[axis]
     if sizes is None:
         n = num_outputs or n_outputs
@@ -225,7 +227,7 @@ def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
 def center_crop_pad(x, shape, *, axes=None):
     """Crop the centre (its start rounded down) or pad with zeros around it (the extra at the end): a Pad with
     negative pads where it crops."""
-    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
     begins, ends = [], []
     for ax, size in zip(axes, ints(shape)):
         grow = size - x.shape[ax]
@@ -237,7 +239,7 @@ def center_crop_pad(x, shape, *, axes=None):
 
 # ---- Pad: constant, reflect, edge and wrap; negative pads crop ----
 def _pad(x, pads, mode, value, axes=None):
-    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in axes]
+    axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
     k = len(axes)
     widths = [[0, 0] for _ in range(x.ndim)]
     for i, ax in enumerate(axes):

@@ -7,7 +7,7 @@ from autocompyute.ops.norm import BatchNorm
 from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
-from ._import_util import const, flat_positions, rule, scalar_like, values
+from ._import_util import axes as wrap_axes, axis as wrap_axis, const, flat_positions, rule, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -106,7 +106,7 @@ def batch_normalization(x, scale, bias, mean, var, *, epsilon=1e-5, momentum=0.9
 
 @import_rule("LayerNormalization", since=17)
 def layer_normalization(x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1, ctx):
-    axis = axis % x.ndim
+    axis = wrap_axis(axis, x.ndim)
     shape = tuple(x.shape[axis:])
     exact = tuple(scale.shape) == shape and (bias is None or tuple(bias.shape) == shape)
     y = F.layer_norm(x, shape, scale if exact else None, bias if exact else None, eps=epsilon)
@@ -146,20 +146,20 @@ def instance_normalization(x, scale, bias, *, epsilon=1e-5):
 
 @rule("RMSNormalization", 23)
 def rms_normalization(x, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
-    axes = tuple(range(axis % x.ndim, x.ndim))
+    axes = tuple(range(wrap_axis(axis, x.ndim), x.ndim))
     return x * F.rsqrt(F.mean(x * x, axes, keepdim=True) + epsilon) * scale
 
 
 @rule("LpNormalization", 1, 22)
 def lp_normalization(x, *, axis=-1, p=2):
-    ax = axis % x.ndim
+    ax = wrap_axis(axis, x.ndim)
     norm = F.sum(F.abs(x), ax, keepdim=True) if p == 1 else F.sqrt(F.sum(x * x, ax, keepdim=True))
     zero = const(values(norm) == 0, x)
     return F.where(zero, scalar_like(x, 0), x / F.where(zero, scalar_like(x, 1), norm))
 
 
 def _axes(axes, ndim):
-    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+    return tuple(sorted(wrap_axes(axes, ndim))) if ndim else ()
 
 
 @rule("MeanVarianceNormalization", 9, 13)

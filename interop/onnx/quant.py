@@ -11,7 +11,7 @@ from onnx import helper
 
 import autocompyute.functional as F
 
-from ._import_util import const, values
+from ._import_util import axis as wrap_axis, const, values
 from .registry import find_import_rule, import_rule
 
 _RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max) for t in
@@ -24,7 +24,7 @@ def _spread(p, x_shape, axis, block_size):
     ndim = len(x_shape)
     if p.ndim == 0 or p.size == 1 and block_size == 0:
         return p.reshape(())
-    axis = axis % ndim
+    axis = wrap_axis(axis, ndim)
     if block_size:
         p = np.repeat(p, block_size, axis=axis)
         return np.take(p, np.arange(x_shape[axis]), axis=axis)
@@ -36,7 +36,7 @@ def _spread_tensor(t, x_shape, axis, block_size):
     ndim = len(x_shape)
     if t.ndim == 0 or t.numel() == 1 and block_size == 0:
         return F.reshape(t, ())
-    axis = axis % ndim
+    axis = wrap_axis(axis, ndim)
     if block_size:
         idx = np.minimum(np.arange(x_shape[axis]) // block_size, t.shape[axis] - 1)
         return t[(slice(None),) * axis + (idx,)]

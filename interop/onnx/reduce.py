@@ -26,7 +26,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, rule, scalar_like, values  # noqa: E402
-from ._import_util import axis as wrap_axis, is_float  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis, is_float  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def _reduce_axes(x, axes, noop_with_empty_axes):
         axes = ints(axes)
     if axes is None or len(axes) == 0:
         return None if noop_with_empty_axes else tuple(range(x.ndim))
-    return tuple(sorted(int(a) % x.ndim for a in axes)) if x.ndim else ()
+    return tuple(sorted(wrap_axes(axes, x.ndim))) if x.ndim else ()
 
 
 def _reduction(op_type, fn, attr_versions, input_versions):
@@ -145,13 +145,14 @@ def _hardmax(x, axis):
 for _op, _fn in (("Softmax", F.softmax), ("LogSoftmax", F.log_softmax), ("Hardmax", _hardmax)):
     for _since in (1, 11):
         import_rule(_op, since=_since)(lambda x, *, axis=1, _fn=_fn: _coerced(_fn, x, axis))
-    import_rule(_op, since=13)(lambda x, *, axis=-1, _fn=_fn: _fn(x, axis % max(x.ndim, 1)))
+    import_rule(_op, since=13)(lambda x, *, axis=-1, _fn=_fn: _fn(x, wrap_axis(axis, x.ndim)))
 
 
 def _arg_rule(largest):
     def arg(x, *, axis=0, keepdims=1, select_last_index=0):
         """Indices only (no gradient), for every dtype, on x's device."""
         xp, a = x.xp, x.data
+        axis = wrap_axis(axis, a.ndim)
         if select_last_index:
             a = xp.flip(a, axis)
         i = (xp.argmax if largest else xp.argmin)(a, axis=axis)
@@ -172,7 +173,7 @@ for _op, _largest in (("ArgMax", True), ("ArgMin", False)):
 def top_k(x, k, *, axis=-1, largest=1, sorted=1):  # noqa: A002
     kk = int(values(k).reshape(-1)[0])
     a = values(x)
-    axis %= a.ndim
+    axis = wrap_axis(axis, a.ndim)
     # stable order; among equal values the smaller index comes first
     rank = np.unique(a, return_inverse=True)[1].reshape(a.shape).astype(np.int64)  # any dtype, unsigned too
     order = np.argsort(-rank if largest else rank, axis=axis, kind="stable")
@@ -186,7 +187,7 @@ rule("TopK", 1)(lambda x, *, axis=-1, k: top_k(x, const(np.array([k])), axis=axi
 
 # ---- CumSum, CumProd ----
 def _cumulative(x, axis, exclusive, reverse, fn):
-    ax = int(values(axis).reshape(-1)[0]) % x.ndim
+    ax = wrap_axis(values(axis).reshape(-1)[0], x.ndim)
     if reverse:
         x = apply_movement(x, lambda a: np.flip(a, ax))
     y = fn(x, ax)

@@ -13,19 +13,19 @@ from onnx import helper
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import dft, gather_map
 
-from ._import_util import const, flat_positions, scalar, values
+from ._import_util import axis as wrap_axis, const, flat_positions, scalar, values
 from .registry import import_rule
 
 
 @import_rule("DFT", since=17)
 def dft_17(x, dft_length=None, *, axis=1, inverse=0, onesided=0):
-    ax = axis % x.ndim
+    ax = wrap_axis(axis, x.ndim)
     return dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
 
 
 @import_rule("DFT", since=20)
 def dft_20(x, dft_length=None, axis=None, *, inverse=0, onesided=0):
-    ax = int(scalar(axis, -2)) % x.ndim
+    ax = wrap_axis(scalar(axis, -2), x.ndim)
     return dft(x, _length(x, dft_length, ax, inverse and onesided), ax, inverse, onesided)
 
 
