@@ -40,10 +40,11 @@ _CONSTANT_SLOTS = {("Resize", 1), ("Resize", 2), ("Upsample", 1), ("Clip", 1), (
 class Graph:
     """A GraphProto ready to run: its input and output names, constants and steps, in order."""
 
-    __slots__ = ("name", "inputs", "outputs", "consts", "steps", "input_dtypes")
+    __slots__ = ("name", "inputs", "outputs", "consts", "steps", "input_dtypes", "input_shapes")
 
     def __init__(self, name):
         self.name, self.inputs, self.outputs, self.consts, self.steps, self.input_dtypes = name, [], [], {}, [], {}
+        self.input_shapes = {}  # declared shapes of the main graph's inputs: a dim's size, or None (symbolic)
 
     def __repr__(self):
         return f"Graph({self.name!r}, {len(self.steps)} nodes)"
@@ -430,7 +431,7 @@ class OnnxModule(Module):
         feeds.update(self._buffers)
         given = dict(zip(self.input_names, args))
         for name, x in kwargs.items():
-            if name not in g.input_dtypes and name not in self._kinds:
+            if name not in self.input_names and name not in self._kinds:
                 raise OnnxImportError(f"the model has no input {name!r}; its inputs are {self.input_names}")
             if name in given:
                 raise OnnxImportError(f"input {name!r} given twice (by position and by name)")
@@ -440,6 +441,13 @@ class OnnxModule(Module):
             raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
         for name, x in given.items():
             feeds[name] = _as_input(x, g.input_dtypes.get(name))
+            declared = g.input_shapes.get(name)
+            shape = tuple(feeds[name].shape)
+            if declared is not None and (len(shape) != len(declared)
+                                         or any(d is not None and d != n for d, n in zip(declared, shape))):
+                shown = tuple("?" if d is None else d for d in declared)
+                raise OnnxImportError(f"input {name!r} has shape {shape}; the model declares {shown} "
+                                      "(? is any size)")
         outs = _run_graph(self, g, (), None, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -552,6 +560,9 @@ def import_onnx(model, *, base_dir=None):
         tt = vi.type.tensor_type
         if vi.type.HasField("tensor_type") and tt.elem_type in safety._NUMPY_DTYPES:
             graph.input_dtypes[vi.name] = safety.numpy_dtype(tt.elem_type)
+        if vi.type.HasField("tensor_type") and tt.HasField("shape"):
+            graph.input_shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                                                for d in tt.shape.dim)
     for t in main.initializer:
         arr = compiler.array(t, f"initializer {t.name!r}")
         table = {"parameter": params, "buffer": buffers}.get(kinds[t.name])

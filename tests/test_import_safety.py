@@ -338,3 +338,13 @@ def test_flatten_takes_every_cut_from_minus_rank_to_rank():
         model = onnx_model([helper.make_node("Flatten", ["x"], ["y"], axis=axis)], [vi("x", [2, 3, 4])], [vi("y")],
                            opset=13)
         np.testing.assert_array_equal(import_onnx(model)(x).numpy(), x.reshape(shape))
+
+
+def test_inputs_must_fit_the_declared_rank_and_static_dims():
+    model = onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", ["batch", 3])], [vi("y")])
+    m = import_onnx(model)
+    assert m(np.ones((5, 3), np.float32)).shape == (5, 3)                    # a symbolic dim takes any size
+    with pytest.raises(OnnxImportError, match=r"input 'x' has shape \(5, 4\); the model declares \('\?', 3\)"):
+        m(np.ones((5, 4), np.float32))
+    with pytest.raises(OnnxImportError, match=r"input 'x' has shape \(3,\)"):
+        m(x=np.ones(3, np.float32))
