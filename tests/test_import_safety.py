@@ -348,3 +348,21 @@ def test_inputs_must_fit_the_declared_rank_and_static_dims():
         m(np.ones((5, 4), np.float32))
     with pytest.raises(OnnxImportError, match=r"input 'x' has shape \(3,\)"):
         m(x=np.ones(3, np.float32))
+
+
+def _f32(name, values):
+    return numpy_helper.from_array(np.array(values, np.float32), name)
+
+
+@pytest.mark.parametrize("nodes, inits, message", [
+    ([helper.make_node("Tile", ["x", "r"], ["y"])], [_int64("r", [2])], r"Tile: repeats \[2\] must be 2"),
+    ([helper.make_node("Pad", ["x", "p"], ["y"])], [_int64("p", [1, 1])], "Pad: 2 pads for 2 axes"),
+    ([helper.make_node("Pad", ["x", "p"], ["y"], mode="mirror")], [_int64("p", [1, 1, 1, 1])], "unknown mode"),
+    ([helper.make_node("Resize", ["x", "", "s"], ["y"])], [_f32("s", [2.0])], "Resize: scales .* must be 2"),
+    ([helper.make_node("Resize", ["x", "", "s"], ["y"])], [_f32("s", [1.0, float("nan")])], "finite positive"),
+    ([helper.make_node("Resize", ["x", "", "", "z"], ["y"])], [_int64("z", [2, 3, 4])], "Resize: sizes"),
+], ids=["Tile repeats", "Pad pads", "Pad mode", "Resize scales count", "Resize NaN scale", "Resize sizes count"])
+def test_lists_that_do_not_fit_the_rank_are_refused_not_truncated(nodes, inits, message):
+    model = onnx_model(nodes, [vi("x", [2, 3])], [vi("y")], inits, opset=18)
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(np.ones((2, 3), np.float32))

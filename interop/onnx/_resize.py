@@ -8,7 +8,8 @@ import numpy as np
 
 import autocompyute.functional as F
 
-from ._import_util import axes as wrap_axes, const, ints, values
+from ..errors import OnnxImportError
+from ._import_util import axes as wrap_axes, check_alloc, const, ints, values
 
 
 def _nearest_weights(ratio, nearest_mode):
@@ -88,6 +89,20 @@ def _resize_matrix(n_in, n_out, scale, mode, coord, nearest_mode, cubic_a, exclu
     return m, outside
 
 
+def resize_lists(axes, scales, sizes):
+    """The sizes (ints) or else the scales (floats) a Resize node gives, checked: one per axis in `axes`, sizes
+    non-negative, scales finite and positive. Returns (sizes, None) or (None, scales)."""
+    if sizes is not None and sizes.numel():
+        want = ints(sizes)
+        if len(want) != len(axes) or any(w < 0 for w in want):
+            raise OnnxImportError(f"Resize: sizes {want} must be {len(axes)} non-negative sizes for axes {axes}")
+        return want, None
+    vals = [float(v) for v in values(scales).reshape(-1)]
+    if len(vals) != len(axes) or not all(math.isfinite(v) and v > 0 for v in vals):
+        raise OnnxImportError(f"Resize: scales {vals} must be {len(axes)} finite positive factors for axes {axes}")
+    return None, vals
+
+
 def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_mode="half_pixel",
             nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
             antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
@@ -101,8 +116,8 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
         roi = full
     factor = [1.0] * r
     out = list(x.shape)
-    if sizes is not None and sizes.numel():
-        want = ints(sizes)
+    want, vals = resize_lists(axes, scales, sizes)
+    if want is not None:
         for i, d in enumerate(axes):
             factor[d] = want[i] / x.shape[d]
             out[d] = want[i]
@@ -112,10 +127,10 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
             for d in axes:
                 factor[d], out[d] = s, int(s * x.shape[d] + 0.5)
     else:
-        vals = [float(v) for v in values(scales).reshape(-1)]
         for i, d in enumerate(axes):
             factor[d] = vals[i]
             out[d] = int(math.floor(vals[i] * x.shape[d]))
+    check_alloc(out, np.float32, "Resize")
     y = x if x.dtype.kind == "f" else F.cast(x, np.float32)
     for d in axes:
         unchanged = out[d] == x.shape[d] and math.isclose(factor[d], 1.0) and (

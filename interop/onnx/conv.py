@@ -9,7 +9,7 @@ from autocompyute.ops.conv import max_pool as engine_max_pool
 from autocompyute.ops.onnx_ops import gather_map
 
 from . import _pooling, _resize as _general_resize
-from ._import_util import axes as wrap_axes, const, ints, rule, scalar_like, values
+from ._import_util import axes as wrap_axes, check_alloc, const, ints, rule, scalar_like, values
 from .registry import import_rule
 
 # ---- export ----
@@ -328,14 +328,16 @@ def resize(x, roi=None, scales=None, sizes=None, *, antialias=0, axes=None, coor
     axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
     scale_list = [1.0] * x.ndim
     out_shape = list(x.shape)
-    if sizes is not None and sizes.numel():
-        for a, s in zip(axes, ints(sizes)):
+    want, vals = _general_resize.resize_lists(axes, scales, sizes)
+    if want is not None:
+        for a, s in zip(axes, want):
             out_shape[a] = s
             scale_list[a] = s / x.shape[a]
     else:
-        for a, s in zip(axes, values(scales).reshape(-1).tolist()):
-            scale_list[a] = float(s)
+        for a, s in zip(axes, vals):
+            scale_list[a] = s
             out_shape[a] = int(math.floor(x.shape[a] * s))
+    check_alloc(out_shape, x.dtype, "Resize")
     return _resize(x, out_shape, scale_list, mode, coordinate_transformation_mode, nearest_mode)
 
 

@@ -176,6 +176,8 @@ def expand(x, shape):
 @import_rule("Tile", since=6)
 def tile(x, repeats):
     reps = ints(repeats)
+    if len(reps) != x.ndim or any(r < 0 for r in reps):
+        raise OnnxImportError(f"Tile: repeats {reps} must be {x.ndim} non-negative counts, one per dim of {x.shape}")
     out_shape = tuple(d * r for d, r in zip(x.shape, reps))
     check_alloc(out_shape, x.dtype, "Tile")
     spread = tuple(v for d in x.shape for v in (1, d))
@@ -241,6 +243,10 @@ def center_crop_pad(x, shape, *, axes=None):
 def _pad(x, pads, mode, value, axes=None):
     axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
     k = len(axes)
+    if len(pads) != 2 * k:
+        raise OnnxImportError(f"Pad: {len(pads)} pads for {k} axes of an input of shape {x.shape} (need {2 * k})")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise OnnxImportError(f"Pad: unknown mode {mode!r}")
     widths = [[0, 0] for _ in range(x.ndim)]
     for i, ax in enumerate(axes):
         widths[ax] = [pads[i], pads[i + k]]
