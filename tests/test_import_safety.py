@@ -253,10 +253,9 @@ def _int64(name, values):
 
 @pytest.mark.parametrize("model, inputs, cause", [
     (_one_node("Gather", [("x", [3, 4])], [_int64("i", [0, 99])]), [np.ones((3, 4), np.float32)], IndexError),
-    (_one_node("Conv", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], [], strides=[0, 0]),
-     [np.ones((1, 1, 5, 5), np.float32), np.ones((1, 1, 3, 3), np.float32)], ZeroDivisionError),
+    (_one_node("Trilu", [("x", [4])], []), [np.ones(4, np.float32)], ValueError),
     (_one_node("Concat", [("x", [2]), ("z", [2])], []), [np.ones(2, np.float32)] * 2, TypeError),
-], ids=["Gather index out of range", "Conv stride 0", "Concat without axis"])
+], ids=["Gather index out of range", "Trilu on a vector", "Concat without axis"])
 def test_a_node_failing_on_its_input_raises_a_typed_error_naming_it(model, inputs, cause):
     """What a rule or the engine cannot handle comes back as OnnxRunError (an OnnxImportError) with the node, its
     op type and its inputs' shapes; the original error is its cause."""
@@ -366,3 +365,15 @@ def test_lists_that_do_not_fit_the_rank_are_refused_not_truncated(nodes, inits, 
     model = onnx_model(nodes, [vi("x", [2, 3])], [vi("y")], inits, opset=18)
     with pytest.raises(OnnxImportError, match=message):
         import_onnx(model)(np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("attrs, message", [
+    (dict(strides=[0, 0]), "strides .* at least 1"), (dict(dilations=[0, 1]), "dilations .* at least 1"),
+    (dict(pads=[-1, 0, 0, 0]), "non-negative"), (dict(pads=[1, 1]), "must be 4"),
+    (dict(group=0), "do not fit group=0"), (dict(group=2), "do not fit group=2"),
+    (dict(auto_pad="SAME"), "auto_pad 'SAME' is none of"),
+])
+def test_conv_attributes_are_checked_with_a_clear_message(attrs, message):
+    model = _one_node("Conv", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], [], **attrs)
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(np.ones((1, 1, 5, 5), np.float32), np.ones((1, 1, 3, 3), np.float32))

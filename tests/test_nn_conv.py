@@ -268,3 +268,20 @@ def test_conv_in_several_batch_chunks_matches_reference_and_gradients(monkeypatc
     ref = ref_conv(x, w, b, kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1), kw.get("groups", 1))
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
     check_grads(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, w: F.conv2d(x, w, stride=0), "conv2d: stride must be at least 1"),
+    (lambda x, w: F.conv2d(x, w, padding=-1), "conv2d: padding must be at least 0"),
+    (lambda x, w: F.conv2d(x, w, dilation=(1, 0)), "conv2d: dilation must be at least 1"),
+    (lambda x, w: F.conv2d(x, w, groups=0), "conv2d: groups must be at least 1"),
+    (lambda x, w: F.max_pool2d(x, 0), "max_pool2d: kernel_size must be at least 1"),
+    (lambda x, w: F.avg_pool2d(x, 2, stride=0), "avg_pool2d: stride must be at least 1"),
+    (lambda x, w: ac.nn.Conv2d(1, 1, 3, stride=0), "Conv2d: stride must be at least 1"),
+])
+def test_engine_convolution_and_pooling_arguments_are_checked(call, message):
+    """The engine's own functions and layers refuse zero or negative geometry with a ShapeError, not a
+    ZeroDivisionError or a numpy broadcasting error from deep inside."""
+    x, w = ac.tensor(np.ones((1, 1, 5, 5), np.float32)), ac.tensor(np.ones((1, 1, 3, 3), np.float32))
+    with pytest.raises(ShapeError, match=message):
+        call(x, w)

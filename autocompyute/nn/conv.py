@@ -22,11 +22,11 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding_mode must be one of {tuple(PADDING_MODES)} ('zeros' for "
                              f"transposed convolutions), not {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = C._tuple(kernel_size, nd, "kernel_size")
-        self.stride = C._tuple(stride, nd, "stride")
-        self.padding = padding if isinstance(padding, str) else C._tuple(padding, nd, "padding")
-        self.dilation = C._tuple(dilation, nd, "dilation")
-        self.output_padding = C._tuple(output_padding, nd, "output_padding")
+        self.kernel_size = C._tuple(kernel_size, nd, f"{name}: kernel_size", 1)
+        self.stride = C._tuple(stride, nd, f"{name}: stride", 1)
+        self.padding = padding if isinstance(padding, str) else C._tuple(padding, nd, f"{name}: padding", 0)
+        self.dilation = C._tuple(dilation, nd, f"{name}: dilation", 1)
+        self.output_padding = C._tuple(output_padding, nd, f"{name}: output_padding", 0)
         self.padding_mode = padding_mode
         if self.transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size

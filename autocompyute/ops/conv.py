@@ -547,14 +547,15 @@ class AdaptiveAvgPool(Op):
 
 
 # ---- user-facing functions (PyTorch's names and arguments) ----
-def _tuple(v, nd, name):
-    if isinstance(v, int):
-        return (v,) * nd
-    v = tuple(int(a) for a in v)
+def _tuple(v, nd, name, low=None):
+    """v as nd ints (an int or a single value repeated), each at least `low` when given."""
+    v = (int(v),) * nd if isinstance(v, int) else tuple(int(a) for a in v)
     if len(v) == 1:
-        return v * nd
+        v = v * nd
     if len(v) != nd:
-        raise ValueError(f"{name} needs {nd} values, got {v}")
+        raise ShapeError(f"{name} needs {nd} values, got {v}")
+    if low is not None and any(a < low for a in v):
+        raise ShapeError(f"{name} must be at least {low} in every dim, got {v}")
     return v
 
 
@@ -568,11 +569,13 @@ def _conv_padding(padding, kernel, stride, dilation, nd, name):
         if any(s != 1 for s in stride):
             raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
         return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
-    return tuple((p, p) for p in _tuple(padding, nd, "padding"))
+    return tuple((p, p) for p in _tuple(padding, nd, f"{name}: padding", 0))
 
 
 def _check_conv(name, x, w, b, groups, transposed=False):
     nd = w.ndim - 2
+    if int(groups) < 1:
+        raise ShapeError(f"{name}: groups must be at least 1, got {groups}")
     if x.ndim not in (nd + 1, nd + 2):
         raise ShapeError(f"{name}: expected a {nd + 1}-D or {nd + 2}-D input for weight {tuple(w.shape)}, "
                          f"got input {tuple(x.shape)}")
@@ -593,7 +596,7 @@ def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     nd = weight.ndim - 2
     name = f"conv{nd}d"
     _check_conv(name, input, weight, bias, groups)
-    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
+    stride, dilation = _tuple(stride, nd, f"{name}: stride", 1), _tuple(dilation, nd, f"{name}: dilation", 1)
     pads = _conv_padding(padding, weight.shape[2:], stride, dilation, nd, name)
     for s, k, d, (lo, hi) in zip(input.shape[-nd:], weight.shape[2:], dilation, pads):
         if s + lo + hi < d * (k - 1) + 1:
@@ -620,12 +623,12 @@ def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding
     nd = weight.ndim - 2
     name = f"conv_transpose{nd}d"
     _check_conv(name, input, weight, bias, groups, transposed=True)
-    stride, dilation = _tuple(stride, nd, "stride"), _tuple(dilation, nd, "dilation")
-    output_padding = _tuple(output_padding, nd, "output_padding")
+    stride, dilation = _tuple(stride, nd, f"{name}: stride", 1), _tuple(dilation, nd, f"{name}: dilation", 1)
+    output_padding = _tuple(output_padding, nd, f"{name}: output_padding", 0)
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(f"{name}: output_padding {output_padding} must be smaller than stride {stride} "
                          f"or dilation {dilation}")
-    pads = tuple((p, p) for p in _tuple(padding, nd, "padding"))
+    pads = tuple((p, p) for p in _tuple(padding, nd, f"{name}: padding", 0))
     args = (input, weight) if bias is None else (input, weight, bias)
     return ConvTranspose.apply(*args, stride=stride, padding=pads, output_padding=output_padding,
                                dilation=dilation, groups=groups)
@@ -641,10 +644,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
              nd=2):
-    kernel = _tuple(kernel_size, nd, "kernel_size")
-    stride = kernel if stride is None or stride == () else _tuple(stride, nd, "stride")
-    padding, dilation = _tuple(padding, nd, "padding"), _tuple(dilation, nd, "dilation")
-    _check_pool(f"max_pool{nd}d", input, kernel, padding, dilation)
+    name = f"max_pool{nd}d"
+    kernel = _tuple(kernel_size, nd, f"{name}: kernel_size", 1)
+    stride = kernel if stride is None or stride == () else _tuple(stride, nd, f"{name}: stride", 1)
+    padding, dilation = _tuple(padding, nd, f"{name}: padding", 0), _tuple(dilation, nd, f"{name}: dilation", 1)
+    _check_pool(name, input, kernel, padding, dilation)
     out = MaxPool.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                         ceil_mode=bool(ceil_mode), return_indices=bool(return_indices))
     if return_indices:
@@ -662,10 +666,11 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def avg_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
              divisor_override=None, nd=2):
-    kernel = _tuple(kernel_size, nd, "kernel_size")
-    stride = kernel if stride is None or stride == () else _tuple(stride, nd, "stride")
-    padding = _tuple(padding, nd, "padding")
-    _check_pool(f"avg_pool{nd}d", input, kernel, padding)
+    name = f"avg_pool{nd}d"
+    kernel = _tuple(kernel_size, nd, f"{name}: kernel_size", 1)
+    stride = kernel if stride is None or stride == () else _tuple(stride, nd, f"{name}: stride", 1)
+    padding = _tuple(padding, nd, f"{name}: padding", 0)
+    _check_pool(name, input, kernel, padding)
     return AvgPool.apply(input, kernel_size=kernel, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
                          count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
 

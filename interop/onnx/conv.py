@@ -8,6 +8,7 @@ from autocompyute.ops.conv import Conv, ConvTranspose, avg_pool
 from autocompyute.ops.conv import max_pool as engine_max_pool
 from autocompyute.ops.onnx_ops import gather_map
 
+from ..errors import OnnxImportError
 from . import _pooling, _resize as _general_resize
 from ._import_util import axes as wrap_axes, check_alloc, const, ints, rule, scalar_like, values
 from .registry import import_rule
@@ -125,24 +126,34 @@ def _export_adaptive_avg_pool(g, op, inputs):
 def _auto_pads(auto_pad, spatial, kernel, strides, dilations, pads):
     """(lo, hi) per spatial dim from ONNX's pads [x1_begin, x2_begin, ..., x1_end, ...] or auto_pad."""
     nd = len(spatial)
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise OnnxImportError(f"auto_pad {auto_pad!r} is none of NOTSET, SAME_UPPER, SAME_LOWER, VALID")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         return tuple(_pooling.same_split(max((-(-s // st) - 1) * st + (k - 1) * d + 1 - s, 0), auto_pad)
                      for s, k, st, d in zip(spatial, kernel, strides, dilations))
     if auto_pad == "VALID" or pads is None:
         return ((0, 0),) * nd
+    if len(pads) != 2 * nd or any(p < 0 for p in pads):
+        raise OnnxImportError(f"pads {list(pads)} must be {2 * nd} non-negative values for {nd} spatial dims")
     return tuple((pads[i], pads[i + nd]) for i in range(nd))
 
 
 def _geometry(strides, dilations, nd):
-    """ONNX's strides and dilations, 1 where omitted."""
+    """ONNX's strides and dilations, 1 where omitted; one positive value per spatial dim."""
     strides = tuple(strides) if strides is not None else (1,) * nd
     dilations = tuple(dilations) if dilations is not None else (1,) * nd
+    for name, v in (("strides", strides), ("dilations", dilations)):
+        if len(v) != nd or any(a < 1 for a in v):
+            raise OnnxImportError(f"{name} {list(v)} must be {nd} values of at least 1, one per spatial dim")
     return strides, dilations
 
 
 @import_rule("Conv", since=1)
 def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     nd = w.ndim - 2
+    if x.ndim != w.ndim or group < 1 or x.shape[1] != w.shape[1] * group or w.shape[0] % group:
+        raise OnnxImportError(f"Conv: input {tuple(x.shape)} and weight {tuple(w.shape)} do not fit group={group} "
+                              "(input channels = weight's dim 1 x group, output channels divisible by group)")
     strides, dilations = _geometry(strides, dilations, nd)
     padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
     args = (x, w) if b is None else (x, w, b)
