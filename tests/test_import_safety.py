@@ -377,3 +377,34 @@ def test_conv_attributes_are_checked_with_a_clear_message(attrs, message):
     model = _one_node("Conv", [("x", [1, 1, 5, 5]), ("w", [1, 1, 3, 3])], [], **attrs)
     with pytest.raises(OnnxImportError, match=message):
         import_onnx(model)(np.ones((1, 1, 5, 5), np.float32), np.ones((1, 1, 3, 3), np.float32))
+
+
+def _lstm_node(**attrs):
+    w = numpy_helper.from_array(np.ones((1, 8, 3), np.float32), "W")
+    r = numpy_helper.from_array(np.ones((1, 8, 2), np.float32), "R")
+    return [helper.make_node("LSTM", ["x", "W", "R"], ["y0"], hidden_size=2, **attrs)], [w, r]
+
+
+@pytest.mark.parametrize("nodes, inits, shape, message", [
+    ([helper.make_node("DepthToSpace", ["x"], ["y0"], blocksize=0)], [], [1, 4, 2, 2], "blocksize 0"),
+    ([helper.make_node("Slice", ["x", "s", "e", "a"], ["y0"])], [_int64("s", [0, 0]), _int64("e", [1]),
+                                                                 _int64("a", [0, 1])], [2, 3], "one value each"),
+    ([helper.make_node("OneHot", ["x", "d", "v"], ["y0"])], [_int64("d", -3), _f32("v", [0, 1])], [2],
+     "depth -3 is negative"),
+    (*_lstm_node(layout=5), [2, 1, 3], "layout 5"),
+    (*_lstm_node(direction="sideways"), [2, 1, 3], "direction 'sideways'"),
+    ([helper.make_node("TopK", ["x", "k"], ["y0", "y1"])], [_int64("k", [9])], [2, 3], "k=9 for an axis of length 3"),
+], ids=["DepthToSpace blocksize 0", "Slice lists", "OneHot depth", "LSTM layout", "LSTM direction", "TopK k"])
+def test_attribute_values_out_of_their_range_are_refused(nodes, inits, shape, message):
+    model = onnx_model(nodes, [vi("x", shape)], [vi(o) for o in nodes[0].output], inits, opset=13)
+    x = np.zeros(shape, np.int64 if nodes[0].op_type == "OneHot" else np.float32)
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(x)
+
+
+def test_scan_needs_one_to_all_of_its_inputs_scanned():
+    body = helper.make_graph([helper.make_node("Identity", ["s"], ["s_out"])], "body", [vi("s", [2])],
+                             [vi("s_out", [2])])
+    node = helper.make_node("Scan", ["x"], ["y"], body=body, num_scan_inputs=0)
+    with pytest.raises(OnnxImportError, match="num_scan_inputs=0 for 1 inputs"):
+        import_onnx(onnx_model([node], [vi("x", [2])], [vi("y")], opset=13))(np.ones(2, np.float32))

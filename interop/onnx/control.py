@@ -11,6 +11,7 @@ from onnx import helper, numpy_helper
 import autocompyute.functional as F
 from autocompyute.tensor import Tensor
 
+from ..errors import OnnxImportError
 from . import safety
 from ._import_util import check_alloc, const, ints, rule, scalar
 from .registry import import_rule
@@ -91,6 +92,8 @@ def _scan_attrs(values, count, default, ndim=None):
 def scan(*inputs, body, num_scan_inputs, scan_input_axes=None, scan_input_directions=None,
          scan_output_axes=None, scan_output_directions=None, ctx):
     """inputs = N initial states, then M scan inputs; the body maps (states, slices) -> (states, slices out)."""
+    if not 1 <= num_scan_inputs <= len(inputs):
+        raise OnnxImportError(f"Scan: num_scan_inputs={num_scan_inputs} for {len(inputs)} inputs")
     n = len(inputs) - num_scan_inputs
     states, scans = list(inputs[:n]), list(inputs[n:])
     k = len(body.outputs) - n

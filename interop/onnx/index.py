@@ -6,7 +6,7 @@ import numpy as np
 from autocompyute.ops import index as index_ops
 from .builder import INT64_MAX, BatchDim
 from .registry import export_rule
-from ..errors import ExportError
+from ..errors import ExportError, OnnxImportError
 
 # ---- export ----
 INT64_MIN = np.iinfo(np.int64).min
@@ -107,7 +107,7 @@ import math  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, is_float, rule, values  # noqa: E402
-from ._import_util import axes as wrap_axes, axis as wrap_axis  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis, check_alloc  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -122,6 +122,9 @@ def gather(x, indices, *, axis=0):
 def _slice(x, starts, ends, axes, steps):
     axes = list(range(len(starts))) if axes is None else wrap_axes(axes, x.ndim)
     steps = [1] * len(starts) if steps is None else steps
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise OnnxImportError(f"Slice: starts {starts}, ends {ends}, axes {axes} and steps {steps} must have one "
+                              "value each per sliced axis")
     index = [slice(None)] * x.ndim
     for start, end, a, step in zip(starts, ends, axes, steps):
         n = x.shape[a]
@@ -288,6 +291,9 @@ def compress(x, condition, *, axis=None):
 def one_hot(indices, depth, off_on, *, axis=-1):
     """`off_on`: ONNX's `values` input, [off_value, on_value]."""
     d = int(values(depth).reshape(-1)[0])
+    if d < 0:
+        raise OnnxImportError(f"OneHot: depth {d} is negative")
+    check_alloc(tuple(indices.shape) + (d,), np.bool_, "OneHot")
     idx = values(indices).astype(np.int64)
     idx = np.where(idx < 0, idx + d, idx)
     hot = idx[..., None] == np.arange(d)

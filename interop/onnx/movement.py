@@ -185,9 +185,15 @@ def tile(x, repeats):
     return F.reshape(y, out_shape)
 
 
+def _blocksize(what, x, b):
+    if b < 1 or x.ndim != 4:
+        raise OnnxImportError(f"{what}: blocksize {b} must be at least 1 and the input (N, C, H, W), got {x.shape}")
+    return b
+
+
 @rule("DepthToSpace", 1, 11, 13)
 def depth_to_space(x, *, blocksize, mode="DCR"):
-    b = blocksize
+    b = _blocksize("DepthToSpace", x, blocksize)
 
     def fn(a):
         n, c, h, w = a.shape
@@ -201,7 +207,7 @@ def depth_to_space(x, *, blocksize, mode="DCR"):
 
 @rule("SpaceToDepth", 1, 13, 28)
 def space_to_depth(x, *, blocksize, mode="DCR"):
-    b = blocksize
+    b = _blocksize("SpaceToDepth", x, blocksize)
 
     def fn(a):
         n, c, h, w = a.shape

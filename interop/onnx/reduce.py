@@ -27,6 +27,7 @@ from autocompyute.tensor import Tensor  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, rule, scalar_like, values  # noqa: E402
 from ._import_util import axes as wrap_axes, axis as wrap_axis, is_float  # noqa: E402
+from ..errors import OnnxImportError  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -174,6 +175,8 @@ def top_k(x, k, *, axis=-1, largest=1, sorted=1):  # noqa: A002
     kk = int(values(k).reshape(-1)[0])
     a = values(x)
     axis = wrap_axis(axis, a.ndim)
+    if not 0 <= kk <= a.shape[axis]:
+        raise OnnxImportError(f"TopK: k={kk} for an axis of length {a.shape[axis]}")
     # stable order; among equal values the smaller index comes first
     rank = np.unique(a, return_inverse=True)[1].reshape(a.shape).astype(np.int64)  # any dtype, unsigned too
     order = np.argsort(-rank if largest else rank, axis=axis, kind="stable")

@@ -6,6 +6,7 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops import rnn as rnn_ops
 
+from ..errors import OnnxImportError
 from ._import_util import as_str, const, ints, rule, scalar_like
 from .registry import import_rule
 
@@ -20,7 +21,19 @@ def _activations(names, defaults, n_dir):
         raise ValueError(f"RNN activation {e.args[0]!r} is not supported") from None
 
 
+_DIRECTIONS = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}
+
+
+def _reverses(direction):
+    """Whether each direction of a recurrent node runs backwards in time."""
+    if direction not in _DIRECTIONS:
+        raise OnnxImportError(f"direction {direction!r} is none of {', '.join(_DIRECTIONS)}")
+    return _DIRECTIONS[direction]
+
+
 def _prepare(x, sequence_lens, clip, layout, what):
+    if layout not in (0, 1):
+        raise OnnxImportError(f"{what}: layout {layout} is neither 0 nor 1")
     if clip is not None:
         raise ValueError(f"{what}: clip is not supported")
     seq = F.permute(x, (1, 0, 2)) if layout else x     # (T, B, I)
@@ -48,7 +61,7 @@ def _engine_rows(kind, hidden):
 
 def _fused(kind, layer, seq, w, r, b, direction, layout, states):
     """Run `layer` (rnn_ops.lstm_layer or gru_layer) per direction on seq (T, B, I); same outputs as `_run`."""
-    reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    reverses = _reverses(direction)
     gh = r.shape[1]
     rows = _engine_rows(kind, gh // len(_ENGINE_GATES[kind]))
     ys, finals = [], []
@@ -78,7 +91,7 @@ def _outputs(ys, finals, layout):
 def _run(seq, direction, layout, step, states):
     """Run `step(d, t, *state) -> state` over time for each direction; state[0] is h. Returns Y (T, D, B, H)
     (or (B, T, D, H) with layout 1) and the final states (D, B, H) (or (B, D, H))."""
-    reverses = {"forward": [False], "reverse": [True], "bidirectional": [False, True]}[direction]
+    reverses = _reverses(direction)
     ys, finals = [], []
     for d, reverse in enumerate(reverses):
         state = tuple(s[d] for s in states)
