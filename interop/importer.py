@@ -282,6 +282,8 @@ class _Compiler:
                     raise OnnxImportError(f"node {name!r} ({node.op_type}) reads {n!r}, which no earlier node, "
                                           f"input or initializer of graph {proto.name!r} defines (a truncated or "
                                           "corrupt file, or nodes out of order)")
+            if not any(node.output):
+                raise OnnxImportError(f"node {name!r} ({node.op_type}) of graph {proto.name!r} has no outputs")
             twice = [n for n in node.output if n and n in defined]
             if twice:
                 raise OnnxImportError(f"node {name!r} ({node.op_type}) writes {twice}, which an earlier node, input "
@@ -440,7 +442,7 @@ class OnnxModule(Module):
         if missing:
             raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
         for name, x in given.items():
-            feeds[name] = _as_input(x, g.input_dtypes.get(name))
+            feeds[name] = _as_input(x, g.input_dtypes.get(name), name)
             declared = g.input_shapes.get(name)
             shape = tuple(feeds[name].shape)
             if declared is not None and (len(shape) != len(declared)
@@ -506,10 +508,13 @@ class OnnxModule(Module):
                 f"parameters={n:,}")
 
 
-def _as_input(x, dtype):
+def _as_input(x, dtype, name):
     if isinstance(x, Tensor):
         return x
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:  # a ragged nested list, say
+        raise OnnxImportError(f"input {name!r} is not an array: {e}") from e
     if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
         arr = arr.astype(dtype)
     return Tensor(arr)

@@ -408,3 +408,48 @@ def test_scan_needs_one_to_all_of_its_inputs_scanned():
     node = helper.make_node("Scan", ["x"], ["y"], body=body, num_scan_inputs=0)
     with pytest.raises(OnnxImportError, match="num_scan_inputs=0 for 1 inputs"):
         import_onnx(onnx_model([node], [vi("x", [2])], [vi("y")], opset=13))(np.ones(2, np.float32))
+
+
+def _node_cases():
+    roi = [_f32("r", [[0, 0, 1, 1]]), _int64("b", [-1])]
+    yield "Split sizes", [helper.make_node("Split", ["x", "s"], ["y0", "y1"], axis=0)], [_int64("s", [2, 2])], \
+        [3, 2], 13, "Split: sizes"
+    yield "Conv kernel_shape", [helper.make_node("Conv", ["x", "w"], ["y0"], kernel_shape=[5, 5])], \
+        [_f32("w", np.ones((1, 1, 3, 3)))], [1, 1, 6, 6], 13, "kernel_shape"
+    yield "BitShift direction", [helper.make_node("BitShift", ["x", "x"], ["y0"], direction="UP")], [], [2], 13, \
+        "neither LEFT nor RIGHT"
+    yield "Resize mode", [helper.make_node("Resize", ["x", "", "s"], ["y0"], mode="bogus")], \
+        [_f32("s", [1, 1, 2, 2])], [1, 1, 2, 2], 13, "mode 'bogus'"
+    yield "ReverseSequence lengths", [helper.make_node("ReverseSequence", ["x", "l"], ["y0"])], \
+        [_int64("l", [9, 1])], [4, 2], 13, "ReverseSequence: lengths"
+    yield "RoiAlign batch index", [helper.make_node("RoiAlign", ["x", "r", "b"], ["y0"])], roi, [1, 1, 4, 4], 16, \
+        "batch_indices"
+
+
+@pytest.mark.parametrize("nodes, inits, shape, opset, message", [c[1:] for c in _node_cases()],
+                         ids=[c[0] for c in _node_cases()])
+def test_attribute_and_input_values_a_node_cannot_use_are_refused(nodes, inits, shape, opset, message):
+    model = onnx_model(nodes, [vi("x", shape, TensorProto.UINT8 if nodes[0].op_type == "BitShift" else F32)],
+                       [vi(o) for o in nodes[0].output], inits, opset=opset)
+    x = np.ones(shape, np.uint8 if nodes[0].op_type == "BitShift" else np.float32)
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(x)
+
+
+def test_nodes_without_outputs_and_initializers_out_of_their_types_range_are_refused():
+    with pytest.raises(OnnxImportError, match="has no outputs"):
+        import_onnx(onnx_model([helper.make_node("Relu", ["x"], [])], [vi("x", [2])], [vi("x")]))
+    for data_type, field, value in ((TensorProto.INT8, "int32_data", 1000),
+                                    (TensorProto.UINT32, "uint64_data", 1 << 40),
+                                    (TensorProto.FLOAT16, "int32_data", 70000)):
+        t = TensorProto(name="w", data_type=data_type, dims=[1])
+        getattr(t, field).append(value)
+        model = onnx_model([helper.make_node("Identity", ["w"], ["y"])], [], [vi("y")], [t])
+        with pytest.raises(OnnxImportError, match="outside .* range"):
+            import_onnx(model)
+
+
+def test_an_input_that_is_not_an_array_is_named():
+    m = import_onnx(onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2, None])], [vi("y")]))
+    with pytest.raises(OnnxImportError, match="input 'x' is not an array"):
+        m([[1.0, 2.0], [3.0]])

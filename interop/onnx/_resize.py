@@ -106,6 +106,8 @@ def resize_lists(axes, scales, sizes):
 def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_mode="half_pixel",
             nearest_mode="round_prefer_floor", cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0,
             antialias=0, axes=None, keep_aspect_ratio_policy="stretch"):
+    if mode not in ("nearest", "linear", "cubic"):
+        raise OnnxImportError(f"Resize: mode {mode!r} is none of nearest, linear, cubic")
     r = x.ndim
     axes = list(range(r)) if axes is None else wrap_axes(axes, r)
     roi = None if roi is None or roi.numel() == 0 else [float(v) for v in values(roi).reshape(-1)]

@@ -43,6 +43,7 @@ def _export_logical(g, op, inputs):
 import autocompyute.functional as F  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
+from ..errors import OnnxImportError  # noqa: E402
 from ._import_util import const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
@@ -158,6 +159,8 @@ _np_rule("BitwiseNot", (18,), np.bitwise_not)
 
 @rule("BitShift", 11)
 def bit_shift(x, y, *, direction="LEFT"):
+    if direction not in ("LEFT", "RIGHT"):
+        raise OnnxImportError(f"BitShift: direction {direction!r} is neither LEFT nor RIGHT")
     a, b = values(x), values(y).astype(values(x).dtype)
     return const(np.left_shift(a, b) if direction == "LEFT" else np.right_shift(a, b), x)
 

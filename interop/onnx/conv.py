@@ -151,6 +151,8 @@ def _geometry(strides, dilations, nd):
 @import_rule("Conv", since=1)
 def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
     nd = w.ndim - 2
+    if kernel_shape is not None and tuple(kernel_shape) != tuple(w.shape[2:]):
+        raise OnnxImportError(f"Conv: kernel_shape {list(kernel_shape)} is not the weight's {tuple(w.shape[2:])}")
     if x.ndim != w.ndim or group < 1 or x.shape[1] != w.shape[1] * group or w.shape[0] % group:
         raise OnnxImportError(f"Conv: input {tuple(x.shape)} and weight {tuple(w.shape)} do not fit group={group} "
                               "(input channels = weight's dim 1 x group, output channels divisible by group)")

@@ -146,6 +146,8 @@ def squeeze_13(x, axes=None):
 def _split(x, sizes, axis, n_outputs, num_outputs=None):
     axis = wrap_axis(axis, x.ndim)
     length = x.shape[axis]
+    if sizes is not None and (len(sizes) != n_outputs or sum(sizes) != length or min(sizes, default=0) < 0):
+        raise OnnxImportError(f"Split: sizes {list(sizes)} must be {n_outputs} non-negative parts of {length}")
     if sizes is None:
         n = num_outputs or n_outputs
         if n != n_outputs or n < 1:
@@ -220,6 +222,10 @@ def space_to_depth(x, *, blocksize, mode="DCR"):
 @rule("ReverseSequence", 10)
 def reverse_sequence(x, sequence_lens, *, batch_axis=1, time_axis=0):
     lens = ints(sequence_lens)
+    if {batch_axis, time_axis} != {0, 1} or x.ndim < 2 or len(lens) != x.shape[batch_axis] \
+            or any(not 0 <= n <= x.shape[time_axis] for n in lens):
+        raise OnnxImportError(f"ReverseSequence: lengths {lens} (batch_axis {batch_axis}, time_axis {time_axis}) "
+                              f"do not fit an input of shape {x.shape}")
 
     def fn(a):
         out = a.copy()

@@ -129,9 +129,16 @@ def tensor_to_array(t, base_dir=None, what=None):
     values = getattr(t, field)
     if len(values) != n:
         raise OnnxImportError(f"{what}: {field} holds {len(values)} values, but dims {list(dims)} need {n}")
+    stored = np.asarray(values)
+    held = np.uint16 if t.data_type == TensorProto.FLOAT16 else dtype   # float16 bits travel in int32_data
+    if stored.size and np.dtype(held).kind in "iub":
+        low, high = (0, 1) if np.dtype(held).kind == "b" else (np.iinfo(held).min, np.iinfo(held).max)
+        if stored.min() < low or stored.max() > high:
+            raise OnnxImportError(f"{what}: {field} holds values outside {np.dtype(held).name}'s range "
+                                  f"[{low}, {high}]")
     if t.data_type == TensorProto.FLOAT16:
-        return np.asarray(values, dtype=np.uint16).view(np.float16).reshape(dims)
-    return np.asarray(values).astype(dtype).reshape(dims)
+        return stored.astype(np.uint16).view(np.float16).reshape(dims)
+    return stored.astype(dtype).reshape(dims)
 
 
 # ---- external data ----

@@ -11,7 +11,8 @@ import numpy as np
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import gather_map
 
-from ._import_util import const, ints, scalar, scalar_like, values
+from ..errors import OnnxImportError
+from ._import_util import check_alloc, const, ints, scalar, scalar_like, values
 from .registry import import_rule
 
 
@@ -64,6 +65,8 @@ def _taps(x, size, mode, padding_mode, lo, hi):
 def grid_sample(x, grid, *, align_corners=0, mode="linear", padding_mode="zeros"):
     """x (N, C, *D), grid (N, *out, nd) with coordinates in [-1, 1] (the last one indexes the last axis)."""
     mode = {"bilinear": "linear", "bicubic": "cubic"}.get(mode, mode)
+    if mode not in ("linear", "nearest", "cubic") or padding_mode not in ("zeros", "border", "reflection"):
+        raise OnnxImportError(f"GridSample: mode {mode!r} / padding_mode {padding_mode!r} unknown")
     n, c, *dims = x.shape
     g = values(grid).astype(np.float64)[..., ::-1]  # (N, *out, nd), first spatial axis first
     out_shape = g.shape[1:-1]
@@ -125,6 +128,13 @@ def _roi_align(x, rois, batch_indices, half_pixel, mode, output_height, output_w
     n, c, height, width = x.shape
     boxes = values(rois).astype(np.float64)
     batch = ints(batch_indices)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(batch) != len(boxes) or any(not 0 <= b < n for b in batch):
+        raise OnnxImportError(f"RoiAlign: rois {boxes.shape} and batch_indices {batch} must be (R, 4) boxes with "
+                              f"one index in [0, {n}) each")
+    if mode not in ("avg", "max") or output_height < 1 or output_width < 1 or sampling_ratio < 0:
+        raise OnnxImportError(f"RoiAlign: mode {mode!r}, output {output_height}x{output_width}, sampling_ratio "
+                              f"{sampling_ratio} out of range")
+    check_alloc((len(boxes), c, output_height, output_width), x.dtype, "RoiAlign")
     outs = []
     for r, (x1, y1, x2, y2) in enumerate(boxes):
         off = 0.5 if half_pixel else 0.0
