@@ -453,3 +453,24 @@ def test_an_input_that_is_not_an_array_is_named():
     m = import_onnx(onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2, None])], [vi("y")]))
     with pytest.raises(OnnxImportError, match="input 'x' is not an array"):
         m([[1.0, 2.0], [3.0]])
+
+
+def _huge_rule_cases():
+    big = 1 << 20
+    yield "Pad", [helper.make_node("Pad", ["x", "p"], ["y"])], [_int64("p", [big, big, big, big])], [2, 2], 13
+    yield "Conv pads", [helper.make_node("Conv", ["x", "w"], ["y"], pads=[big] * 4)], \
+        [_f32("w", np.ones((1, 1, 3, 3)))], [1, 1, 5, 5], 13
+    yield "MaxUnpool", [helper.make_node("MaxUnpool", ["x", "i", "s"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], \
+        [_int64("i", np.zeros((1, 1, 2, 2))), _int64("s", [1, 1, big, big])], [1, 1, 2, 2], 11
+    yield "RandomNormal", [helper.make_node("RandomNormal", [], ["y"], shape=[big, big])], [], None, 13
+    yield "Multinomial", [helper.make_node("Multinomial", ["x"], ["y"], sample_size=1 << 40)], [], [1, 3], 13
+    yield "HannWindow", [helper.make_node("HannWindow", ["s"], ["y"])], [_int64("s", 1 << 40)], None, 17
+
+
+@pytest.mark.parametrize("nodes, inits, shape, opset", [c[1:] for c in _huge_rule_cases()],
+                         ids=[c[0] for c in _huge_rule_cases()])
+def test_rules_check_what_they_would_allocate(nodes, inits, shape, opset):
+    inputs = [] if shape is None else [vi("x", shape)]
+    model = onnx_model(nodes, inputs, [vi("y")], inits, opset=opset)
+    with pytest.raises(UnsafeModelError, match="over the limit"):
+        import_onnx(model)(*([] if shape is None else [np.ones(shape, np.float32)]))

@@ -158,6 +158,8 @@ def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
                               "(input channels = weight's dim 1 x group, output channels divisible by group)")
     strides, dilations = _geometry(strides, dilations, nd)
     padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
+    check_alloc(tuple(x.shape[:2]) + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)), x.dtype,
+                "Conv (padded input)")
     args = (x, w) if b is None else (x, w, b)
     return Conv.apply(*args, stride=strides, padding=padding, dilation=dilations, groups=group)
 
@@ -254,6 +256,7 @@ def max_unpool(x, indices, output_shape=None, *, kernel_shape, pads=None, stride
     pads = pads or [0] * (2 * nd)
     inferred = list(x.shape[:2]) + [(x.shape[2 + d] - 1) * strides[d] + kernel_shape[d] - pads[d] - pads[d + nd]
                                     for d in range(nd)]
+    check_alloc(inferred if output_shape is None else ints(output_shape), np.int64, "MaxUnpool")
     pos = np.full(math.prod(inferred), x.numel(), dtype=np.int64)  # unwritten: an extra zero
     pos[values(indices).reshape(-1)] = np.arange(x.numel())
     pos = pos.reshape(inferred)

@@ -262,6 +262,7 @@ def _pad(x, pads, mode, value, axes=None):
     widths = [[0, 0] for _ in range(x.ndim)]
     for i, ax in enumerate(axes):
         widths[ax] = [pads[i], pads[i + k]]
+    check_alloc(tuple(d + b + e for d, (b, e) in zip(x.shape, widths)), np.int64, "Pad")
     pos = flat_positions(x)
     crop = tuple(slice(max(-b, 0), pos.shape[d] - max(-e, 0)) for d, (b, e) in enumerate(widths))
     pos = pos[crop]

@@ -9,7 +9,7 @@ from onnx import helper
 
 from autocompyute import backends
 
-from ._import_util import const, values
+from ._import_util import check_alloc, const, values
 from .registry import import_rule
 
 
@@ -26,11 +26,13 @@ def _dtype(code, like=None):
 
 @import_rule("RandomUniform", since=1)
 def random_uniform(*, shape, dtype=1, high=1.0, low=0.0, seed=None):
+    check_alloc(tuple(shape), np.float64, "RandomUniform")
     return const(_generator(seed).uniform(low, high, tuple(shape)).astype(_dtype(dtype)))
 
 
 @import_rule("RandomNormal", since=1)
 def random_normal(*, shape, dtype=1, mean=0.0, scale=1.0, seed=None):
+    check_alloc(tuple(shape), np.float64, "RandomNormal")
     return const(_generator(seed).normal(mean, scale, tuple(shape)).astype(_dtype(dtype)))
 
 
@@ -55,6 +57,7 @@ def bernoulli(x, *, dtype=None, seed=None):
 def multinomial(x, *, dtype=6, sample_size=1, seed=None):
     """x (batch, classes) unnormalised log-probabilities -> (batch, sample_size) class indices."""
     logits = values(x).astype(np.float64)
+    check_alloc((logits.shape[0], sample_size, logits.shape[-1]), np.bool_, "Multinomial")   # the comparison below
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     gen = _generator(seed)

@@ -100,7 +100,8 @@ def check_alloc(shape, dtype, what):
         n *= d
     nbytes = n * np.dtype(dtype).itemsize
     if nbytes > LIMITS["max_tensor_bytes"]:
-        raise UnsafeModelError(f"{what}: a tensor of shape {tuple(int(s) for s in shape)} ({dtype}) would take "
+        raise UnsafeModelError(f"{what}: a tensor of shape {tuple(int(s) for s in shape)} "
+                               f"({np.dtype(dtype).name}) would take "
                                f"{nbytes:,} bytes, over the limit of {LIMITS['max_tensor_bytes']:,} "
                                "(interop.onnx.safety.LIMITS['max_tensor_bytes'])")
     return n

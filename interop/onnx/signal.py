@@ -13,7 +13,7 @@ from onnx import helper
 import autocompyute.functional as F
 from autocompyute.ops.onnx_ops import dft, gather_map
 
-from ._import_util import axis as wrap_axis, const, flat_positions, scalar, values
+from ._import_util import axis as wrap_axis, check_alloc, const, flat_positions, scalar, values
 from .registry import import_rule
 
 
@@ -54,6 +54,7 @@ def stft(signal, frame_step, window=None, frame_length=None, *, onesided=1):
 
 def _cosine_window(size, periodic, coeffs, output_datatype):
     size = int(scalar(size))
+    check_alloc((size,), np.float64, "window")
     period = size if periodic else size - 1
     k = np.arange(size, dtype=np.float64)
     w = np.zeros(size)
