@@ -252,10 +252,10 @@ def _int64(name, values):
 
 
 @pytest.mark.parametrize("model, inputs, cause", [
-    (_one_node("Gather", [("x", [3, 4])], [_int64("i", [0, 99])]), [np.ones((3, 4), np.float32)], IndexError),
+    (_one_node("Det", [("x", [2, 3])], []), [np.ones((2, 3), np.float32)], np.linalg.LinAlgError),
     (_one_node("Trilu", [("x", [4])], []), [np.ones(4, np.float32)], ValueError),
     (_one_node("Concat", [("x", [2]), ("z", [2])], []), [np.ones(2, np.float32)] * 2, TypeError),
-], ids=["Gather index out of range", "Trilu on a vector", "Concat without axis"])
+], ids=["Det of a non-square matrix", "Trilu on a vector", "Concat without axis"])
 def test_a_node_failing_on_its_input_raises_a_typed_error_naming_it(model, inputs, cause):
     """What a rule or the engine cannot handle comes back as OnnxRunError (an OnnxImportError) with the node, its
     op type and its inputs' shapes; the original error is its cause."""
@@ -474,3 +474,18 @@ def test_rules_check_what_they_would_allocate(nodes, inits, shape, opset):
     model = onnx_model(nodes, inputs, [vi("y")], inits, opset=opset)
     with pytest.raises(UnsafeModelError, match="over the limit"):
         import_onnx(model)(*([] if shape is None else [np.ones(shape, np.float32)]))
+
+
+@pytest.mark.parametrize("op, index", [("Gather", -4), ("Gather", 3), ("GatherElements", -4)])
+def test_gather_indices_outside_minus_n_to_n_are_refused(op, index):
+    """-4 on a dim of 3 used to wrap around twice to a valid-looking index."""
+    idx = _int64("i", [[index, 0]] if op == "GatherElements" else [index])
+    model = _one_node(op, [("x", [2, 3])], [idx], axis=1)
+    with pytest.raises(OnnxImportError, match="out of range for a dim of length 3"):
+        import_onnx(model)(np.ones((2, 3), np.float32))
+
+
+def test_loss_reductions_must_be_known():
+    model = _one_node("NegativeLogLikelihoodLoss", [("x", [2, 3])], [_int64("t", [0, 1])], reduction="avg")
+    with pytest.raises(OnnxImportError, match="reduction 'avg' is none of"):
+        import_onnx(model)(np.zeros((2, 3), np.float32))

@@ -65,7 +65,7 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
     if steps > safety.LIMITS["max_loop_iterations"]:
         raise safety.UnsafeModelError(f"Scan: {steps:,} iterations exceed "
                                       "interop.onnx.safety.LIMITS['max_loop_iterations']")
-    collected = []
+    collected, kept_bytes = [], 0
     for t in range(steps):
         slices = []
         for x, ax, rev in zip(scans, in_axes, in_dirs):
@@ -73,6 +73,9 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
         outs = ctx.run(body, [*states, *slices])
         states = list(outs[:n])
         collected.append(outs[n:])
+        # what the steps keep (the outputs so far, the carried state) stays under the tensor limit, as in Loop
+        kept_bytes += sum(o.data.nbytes for o in collected[-1])
+        check_alloc((max([kept_bytes] + [s.data.nbytes for s in states]),), np.uint8, "Scan")
     k = len(body.outputs) - n
     stacked = []
     for j in range(k):

@@ -114,8 +114,7 @@ from .registry import import_rule  # noqa: E402
 @import_rule("Gather", since=1)
 def gather(x, indices, *, axis=0):
     axis = wrap_axis(axis, x.ndim)
-    idx = values(indices).astype(np.int64)
-    idx = np.where(idx < 0, idx + x.shape[axis], idx)
+    idx = _fix_index(values(indices), x.shape[axis], "Gather")
     return x[(slice(None),) * axis + (idx,)]
 
 
@@ -152,14 +151,20 @@ def slice_10(x, starts, ends, axes=None, steps=None):
 
 
 # ---- gathers, scatters and shuffles: index arithmetic on positions, then one GatherMap ----
-def _fix_index(idx, n):
+def _fix_index(idx, n, what="index"):
+    """Indices into a dim of length n, negative ones counted from the end; any outside [-n, n) is an error (adding
+    n once more would wrap it around silently)."""
     idx = np.asarray(idx, dtype=np.int64)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise OnnxImportError(f"{what}: indices from {idx.min()} to {idx.max()} are out of range for a dim of "
+                              f"length {n}")
     return np.where(idx < 0, idx + n, idx)
 
 
 @rule("GatherElements", 11, 13)
 def gather_elements(x, indices, *, axis=0):
-    idx = _fix_index(values(indices), x.shape[axis])
+    axis = wrap_axis(axis, x.ndim)
+    idx = _fix_index(values(indices), x.shape[axis], "GatherElements")
     return apply_movement(x, lambda a: np.take_along_axis(a, idx, axis=axis))
 
 

@@ -134,6 +134,7 @@ def _export_bce_logits(g, op, inputs):
 import autocompyute.functional as F  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
+from ..errors import OnnxImportError  # noqa: E402
 from ._import_util import const, flat_positions, rule, scalar_like, values  # noqa: E402
 
 
@@ -146,6 +147,8 @@ def _log_softmax_along(x, axis):
 
 
 def _nll(logp, target, weight, reduction, ignore_index):
+    if reduction not in ("none", "sum", "mean"):
+        raise OnnxImportError(f"reduction {reduction!r} is none of none, sum, mean")
     """-logp[n, target[n, ...], ...] * weight[target], reduced as ONNX says (mean divides by the total weight)."""
     t = values(target).astype(np.int64)
     ignored = (t == ignore_index) if ignore_index is not None else np.zeros(t.shape, dtype=bool)

@@ -210,13 +210,7 @@ def _cumulative(x, axis, exclusive, reverse, fn):
 def _cumsum(x, ax):
     if not is_float(x):
         return const(np.cumsum(values(x), axis=ax).astype(x.dtype), x)
-    n = x.shape[ax]
-    tri = np.tril(np.ones((n, n), dtype=x.dtype))  # y_i = sum_{j <= i} x_j
-    moved = F.permute(x, [d for d in range(x.ndim) if d != ax] + [ax])
-    y = F.matmul(moved, const(tri.T, x))
-    back = list(range(x.ndim - 1))
-    back.insert(ax, x.ndim - 1)
-    return F.permute(y, back)
+    return F.cumsum(x, ax)
 
 
 def _cumprod(x, ax):
