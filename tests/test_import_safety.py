@@ -489,3 +489,14 @@ def test_loss_reductions_must_be_known():
     model = _one_node("NegativeLogLikelihoodLoss", [("x", [2, 3])], [_int64("t", [0, 1])], reduction="avg")
     with pytest.raises(OnnxImportError, match="reduction 'avg' is none of"):
         import_onnx(model)(np.zeros((2, 3), np.float32))
+
+
+def test_integer_mod_by_zero_and_unknown_fmod_are_refused():
+    zero = numpy_helper.from_array(np.array([0, 2], np.int32), "d")
+    model = onnx_model([helper.make_node("Mod", ["x", "d"], ["y"])], [vi("x", [2], TensorProto.INT32)], [vi("y")],
+                       [zero], opset=13)
+    with pytest.raises(OnnxImportError, match="integer division by zero"):
+        import_onnx(model)(np.array([5, 5], np.int32))
+    model = onnx_model([helper.make_node("Mod", ["x", "x"], ["y"], fmod=2)], [vi("x", [2])], [vi("y")], opset=13)
+    with pytest.raises(OnnxImportError, match="fmod=2 is neither 0 nor 1"):
+        import_onnx(model)(np.ones(2, np.float32))
