@@ -76,7 +76,9 @@ class Einsum(Op):
     def forward(self, *xs):
         terms, out = _einsum_parts(self.equation, [x.ndim for x in xs])
         self.save(xs=xs, terms=terms, out=out)
-        return self.xp.einsum(",".join(terms) + "->" + out, *xs)
+        # with three or more operands, the contraction order matters: numpy's default is left to right, which for
+        # a chain of matrices can cost orders of magnitude more than the best order `optimize` finds
+        return self.xp.einsum(",".join(terms) + "->" + out, *xs, optimize=len(xs) > 2)
 
     def backward(self, dy):
         xp, xs, terms, out = self.xp, self.saved.xs, self.saved.terms, self.saved.out
@@ -106,7 +108,7 @@ class Einsum(Op):
             for c in set(t) - set("".join(subs)):  # summed out of x alone: the gradient is constant along c
                 ops.append(xp.ones(sizes[c], dtype=dy.dtype))
                 subs.append(c)
-            grads.append(xp.einsum(",".join(subs) + "->" + target, *ops).reshape(x.shape))
+            grads.append(xp.einsum(",".join(subs) + "->" + target, *ops, optimize=len(ops) > 2).reshape(x.shape))
         return tuple(grads)
 
 
