@@ -500,3 +500,21 @@ def test_integer_mod_by_zero_and_unknown_fmod_are_refused():
     model = onnx_model([helper.make_node("Mod", ["x", "x"], ["y"], fmod=2)], [vi("x", [2])], [vi("y")], opset=13)
     with pytest.raises(OnnxImportError, match="fmod=2 is neither 0 nor 1"):
         import_onnx(model)(np.ones(2, np.float32))
+
+
+def test_gathernd_matches_the_reference_and_refuses_batch_dims_that_disagree():
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    idx = np.stack([rng.integers(-4, 4, (2, 3, 2)), rng.integers(-5, 5, (2, 3, 2))], -1).astype(np.int64)
+    model = onnx_model([helper.make_node("GatherND", ["x", "i"], ["y"], batch_dims=2)], [vi("x", [2, 3, 4, 5])],
+                       [vi("y")], [numpy_helper.from_array(idx, "i")], opset=13)
+    np.testing.assert_array_equal(import_onnx(model)(x).numpy(), ReferenceEvaluator(model).run(None, {"x": x})[0])
+    wrong = onnx_model([helper.make_node("GatherND", ["x", "i"], ["y"], batch_dims=1)], [vi("x", [2, 3, 4])],
+                       [vi("y")], [_int64("i", np.zeros((3, 2, 1)))], opset=13)
+    with pytest.raises(OnnxImportError, match="batch dims must agree"):
+        import_onnx(wrong)(np.ones((2, 3, 4), np.float32))
+    out_of_range = onnx_model([helper.make_node("GatherND", ["x", "i"], ["y"])], [vi("x", [2, 3])], [vi("y")],
+                              [_int64("i", [[0, -4]])], opset=13)
+    with pytest.raises(OnnxImportError, match="out of range"):
+        import_onnx(out_of_range)(np.ones((2, 3), np.float32))

@@ -169,17 +169,22 @@ def gather_elements(x, indices, *, axis=0):
 
 
 def _gather_nd_np(a, idx, batch_dims):
-    batch = a.shape[:batch_dims]
+    """GatherND on arrays: the leading batch_dims of a and idx agree; the last axis of idx indexes the next k dims
+    of a (negative indices from the end). One fancy index over all batches."""
+    batch, k = a.shape[:batch_dims], idx.shape[-1] if idx.ndim else 0
+    if idx.ndim < batch_dims + 1 or idx.shape[:batch_dims] != batch or k > a.ndim - batch_dims:
+        raise OnnxImportError(f"GatherND: indices {idx.shape} do not fit data {a.shape} with batch_dims "
+                              f"{batch_dims} (the batch dims must agree, the last index dim be at most "
+                              f"{a.ndim - batch_dims})")
     nb = math.prod(batch)
     a2 = a.reshape((nb,) + a.shape[batch_dims:])
-    i2 = idx.reshape((nb,) + idx.shape[batch_dims:])
-    k = idx.shape[-1]
-    out = []
-    for b in range(nb):
-        ib = i2[b]
-        ib = np.where(ib < 0, ib + np.array(a2.shape[1:1 + k]), ib)
-        out.append(a2[b][tuple(np.moveaxis(ib, -1, 0))])
-    res = np.stack(out) if out else np.zeros((0,) + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:], a.dtype)
+    i2 = idx.reshape((nb, -1, k))                                                 # (batch, points, k)
+    dims = np.array(a2.shape[1:1 + k], dtype=np.int64)
+    if i2.size and ((i2 < -dims).any() or (i2 >= dims).any()):
+        raise OnnxImportError(f"GatherND: indices out of range for data {a.shape}")
+    i2 = np.where(i2 < 0, i2 + dims, i2)
+    rows = np.arange(nb).reshape(-1, 1)
+    res = a2[(rows,) + tuple(np.moveaxis(i2, -1, 0))]                             # (batch, points, *rest)
     return res.reshape(batch + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:])
 
 
