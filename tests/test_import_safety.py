@@ -518,3 +518,14 @@ def test_gathernd_matches_the_reference_and_refuses_batch_dims_that_disagree():
                               [_int64("i", [[0, -4]])], opset=13)
     with pytest.raises(OnnxImportError, match="out of range"):
         import_onnx(out_of_range)(np.ones((2, 3), np.float32))
+
+
+def test_broadcasts_and_products_are_checked_before_computing():
+    """A 201-byte model could ask Add for an 8 GiB broadcast, or MatMul for a 16 GiB outer product."""
+    big = 1 << 16
+    add = onnx_model([helper.make_node("Add", ["x", "z"], ["y"])], [vi("x", [big, 1]), vi("z", [1, big])], [vi("y")])
+    with pytest.raises(UnsafeModelError, match="broadcast: a tensor of shape"):
+        import_onnx(add)(np.ones((big, 1), np.float32), np.ones((1, big), np.float32))
+    mm = onnx_model([helper.make_node("MatMul", ["x", "z"], ["y"])], [vi("x", [big, 1]), vi("z", [1, big])], [vi("y")])
+    with pytest.raises(UnsafeModelError, match="MatMul: a tensor of shape"):
+        import_onnx(mm)(np.ones((big, 1), np.float32), np.ones((1, big), np.float32))
