@@ -57,6 +57,12 @@ def _states(xp, s0, n, reverse):
     return views
 
 
+def _swapped(xp, a):
+    """a with its last two axes swapped, as a new contiguous array: (T, H, B) states <-> (T, B, H) values, and
+    (B, H) <-> (H, B)."""
+    return xp.ascontiguousarray(a.swapaxes(-1, -2))
+
+
 def _stacked(xp, x, h0, reverse, bias):
     """For RNN and LSTM, whose gates are W_hh h + W_ih x + b: one (T + 1, H + I [+ 1], B) buffer whose slot a step
     reads is its input column block (h_prev; x_t; 1), so that a step is ONE GEMM with the weight [W_hh | W_ih | b]
@@ -86,7 +92,7 @@ def _stacked_grads(op, d, reads, w_ih, n_biases):
     (gh, t, b), i = d.shape, w_ih.shape[1]
     h = reads.shape[1] - i - (n_biases > 0)
     d2 = d.reshape(gh, t * b)
-    cols = xp.ascontiguousarray(reads.transpose(0, 2, 1)).reshape(t * b, -1)   # (T*B, K)
+    cols = _swapped(xp, reads).reshape(t * b, -1)                            # (T*B, K)
     dw = d2 @ cols                                                             # (G*H, K)
     dx = (d2.T @ w_ih).reshape(t, b, i) if op.input_needs_grad(0) else None
     grads = [dx, xp.ascontiguousarray(dw[:, h:h + i]), xp.ascontiguousarray(dw[:, :h])]
@@ -95,15 +101,10 @@ def _stacked_grads(op, d, reads, w_ih, n_biases):
     return grads
 
 
-def _batch_major(xp, states):
-    """(T, H, B) states as a new (T, B, H) array."""
-    return xp.ascontiguousarray(states.transpose(0, 2, 1))
-
-
 def _output(op, xp, hs):
     """The (T, B, H) output from the (T, H, B) states: a copy where a backward keeps the states, else a view (the
     copy is about 4% of an LSTM's no_grad forward)."""
-    return _batch_major(xp, hs) if op.needs_grad else hs.transpose(0, 2, 1)
+    return _swapped(xp, hs) if op.needs_grad else hs.transpose(0, 2, 1)
 
 
 def _halves(xp, gates, n_sigmoid, dtype):
@@ -111,11 +112,6 @@ def _halves(xp, gates, n_sigmoid, dtype):
     scale = xp.ones(gates, dtype=dtype)
     scale[:n_sigmoid] = 0.5
     return scale
-
-
-def _feature_major(xp, a):
-    """A (T, B, H) gradient as a contiguous (T, H, B) array, and a (B, H) one as a new (H, B) array."""
-    return xp.ascontiguousarray(a.swapaxes(-1, -2))
 
 
 def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
@@ -128,7 +124,7 @@ def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
     dgx2, dgh2 = dgx.reshape(gh, t * b), dgh.reshape(gh, t * b)
     dx = (dgx2.T @ w_ih).reshape(x.shape) if op.input_needs_grad(0) else None
     dw_ih = dgx2 @ x.reshape(t * b, -1)                                               # (G*H, I)
-    dw_hh = dgh2 @ _batch_major(xp, h_prev).reshape(t * b, -1)                        # (G*H, H)
+    dw_hh = dgh2 @ _swapped(xp, h_prev).reshape(t * b, -1)                   # (G*H, H)
     if not n_biases:
         return dx, dw_ih, dw_hh
     ones = xp.ones(t * b, dtype=dgx.dtype)                 # sums over all steps as matrix-vector products
@@ -162,9 +158,9 @@ class RNN(Op):
     def backward(self, dout, dh_n):
         xp, s = self.xp, self.saved
         deriv = 1 - s.hs * s.hs if self.nonlinearity == "tanh" else (s.hs > 0).astype(dout.dtype)  # (T, H, B)
-        dout = _feature_major(xp, dout)
+        dout = _swapped(xp, dout)
         dpre = xp.empty((dout.shape[1],) + dout.shape[::2], dout.dtype)         # (H, T, B)
-        dh = _feature_major(xp, dh_n)                                           # (H, B), updated in place
+        dh = _swapped(xp, dh_n)                                              # (H, B), updated in place
         w_hh_t = xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(len(dout), not self.reverse):
             dh += dout[t]
@@ -229,8 +225,8 @@ class LSTM(Op):
         dh_to_dc = o * (1 - tc * tc)
         dgates = xp.empty((4 * H, T, B), dout.dtype)                         # PyTorch's order i, f, g, o
         d_ifg, d_o = dgates[:3 * H].reshape(3, H, T, B), dgates[3 * H:]
-        dout = _feature_major(xp, dout)                                      # (T, H, B)
-        dh, dc = _feature_major(xp, dh_n), _feature_major(xp, dc_n)         # (H, B), updated in place
+        dout = _swapped(xp, dout)                                            # (T, H, B)
+        dh, dc = _swapped(xp, dh_n), _swapped(xp, dc_n)                      # (H, B), updated in place
         tmp, w_hh_t = xp.empty((H, B), dout.dtype), xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(T, not self.reverse):
             dh += dout[t]
@@ -294,8 +290,8 @@ class GRU(Op):
         # pre-activation gradients (3H, T, B), gates r, z, n: the hidden side's (n's is W_hn h + b_hn's) and the
         # input side's, whose r and z are the same (copied after the loop)
         dgh, dgx = xp.empty((3 * H, T, B), dout.dtype), xp.empty((3 * H, T, B), dout.dtype)
-        dout = _feature_major(xp, dout)                                      # (T, H, B)
-        dh, tmp = _feature_major(xp, dh_n), xp.empty((H, B), dout.dtype)     # dh updated in place
+        dout = _swapped(xp, dout)                                            # (T, H, B)
+        dh, tmp = _swapped(xp, dh_n), xp.empty((H, B), dout.dtype)           # dh updated in place
         w_hh_t = xp.ascontiguousarray(s.w_hh.T)
         for t in _steps(T, not self.reverse):
             dh += dout[t]
