@@ -186,24 +186,17 @@ def _signature(fn):
     return sig
 
 
-def _nodes_and_calls(nodes, functions):
-    """(how many nodes, the local functions they call, with repeats) of `nodes` and the subgraphs inside them."""
-    count, calls, stack = 0, [], [list(nodes)]
-    while stack:
-        for node in stack.pop():
-            count += 1
-            if (node.domain, node.op_type) in functions:
-                calls.append((node.domain, node.op_type))
-            for a in node.attribute:
-                stack.extend([list(g.node) for g in ([a.g] if a.type == AttributeProto.GRAPH else a.graphs)])
-    return count, calls
+def _nodes_and_calls(root, functions):
+    """(how many nodes, the local functions they call, with repeats) of a graph or function and its subgraphs."""
+    nodes = [node for g in safety.nested_graphs(root) for node in g.node]
+    return len(nodes), [(n.domain, n.op_type) for n in nodes if (n.domain, n.op_type) in functions]
 
 
 def _expanded_nodes(model, functions):
     """How many nodes compiling the model makes: each function call compiles the function's body again, so a few
     functions calling each other twice per level make exponentially many. Priced here, before compiling anything
     (a recursive function counts as one node: compiling refuses it)."""
-    own = {key: _nodes_and_calls(f.node, functions) for key, f in functions.items()}
+    own = {key: _nodes_and_calls(f, functions) for key, f in functions.items()}
     size = {}
     while len(size) < len(own):
         ready = [k for k in own if k not in size and all(c in size for c in own[k][1])]
@@ -212,7 +205,7 @@ def _expanded_nodes(model, functions):
             break
         for k in ready:
             size[k] = own[k][0] + sum(size[c] for c in own[k][1])
-    count, calls = _nodes_and_calls(model.graph.node, functions)
+    count, calls = _nodes_and_calls(model.graph, functions)
     return count + sum(size[c] for c in calls)
 
 

@@ -24,6 +24,14 @@ def if_(cond, *, then_branch, else_branch, ctx):
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
+def _kept_under_limit(kept_bytes, new_outputs, carried, what):
+    """What a Loop's or Scan's iterations keep (their stacked outputs so far, and each carried value) stays under
+    the tensor limit; returns the outputs' bytes so far."""
+    kept_bytes += sum(o.data.nbytes for o in new_outputs)
+    check_alloc((max([kept_bytes] + [v.data.nbytes for v in carried]),), np.uint8, what)
+    return kept_bytes
+
+
 @import_rule("Loop", since=1)
 def loop(max_trip_count=None, cond=None, *carried, body, ctx):
     """Runs `body(i, cond, *carried) -> (cond, *carried, *scan_outputs)` while i < max_trip_count and cond;
@@ -42,9 +50,7 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
         keep_going = bool(scalar(outs[0]))
         values = list(outs[1:1 + n])
         scans.append(outs[1 + n:])
-        # what the iterations keep (the scan outputs so far, the carried values) stays under the tensor limit
-        scan_bytes += sum(s.data.nbytes for s in scans[-1])
-        check_alloc((max([scan_bytes] + [v.data.nbytes for v in values]),), np.uint8, "Loop")
+        scan_bytes = _kept_under_limit(scan_bytes, scans[-1], values, "Loop")
         i += 1
     n_scan = len(body.outputs) - 1 - n
     stacked = []
@@ -73,9 +79,7 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
         outs = ctx.run(body, [*states, *slices])
         states = list(outs[:n])
         collected.append(outs[n:])
-        # what the steps keep (the outputs so far, the carried state) stays under the tensor limit, as in Loop
-        kept_bytes += sum(o.data.nbytes for o in collected[-1])
-        check_alloc((max([kept_bytes] + [s.data.nbytes for s in states]),), np.uint8, "Scan")
+        kept_bytes = _kept_under_limit(kept_bytes, collected[-1], states, "Scan")
     k = len(body.outputs) - n
     stacked = []
     for j in range(k):

@@ -213,7 +213,12 @@ def has_external_data(t):
 def graph_protos(proto):
     """The main graph, the model-local functions and every subgraph (GRAPH attributes) nested in them, without
     recursion."""
-    stack = [proto.graph] + [f for f in proto.functions]
+    return nested_graphs(proto.graph, *proto.functions)
+
+
+def nested_graphs(*roots):
+    """The graphs or functions `roots` and every subgraph (GRAPH attributes) nested in them, without recursion."""
+    stack = list(roots)
     while stack:
         g = stack.pop()
         yield g
