@@ -89,6 +89,16 @@ def check_alloc(shape, dtype, what):
     return safety.check_alloc(shape, dtype, what)
 
 
+def check_broadcast(shapes, dtype, what, tail=()):
+    """check_alloc of the broadcast of `shapes` followed by the dims `tail` (an op's result); shapes that do not
+    broadcast are left to the op, which says so."""
+    try:
+        shape = np.broadcast_shapes(*(tuple(s) for s in shapes))
+    except ValueError:
+        return
+    check_alloc(shape + tuple(tail), dtype, what)
+
+
 def axis(a, ndim, what="axis"):
     """An ONNX axis (negative ones count from the end) as an index into ndim dims; one out of range is an
     OnnxImportError, where Python's modulo would wrap it around to a wrong axis."""

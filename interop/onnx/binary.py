@@ -44,19 +44,15 @@ import autocompyute.functional as F  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from ..errors import OnnxImportError  # noqa: E402
-from ._import_util import check_alloc, const, is_float, rule, values  # noqa: E402
+from ._import_util import check_broadcast, const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
 def _same(a, b):
-    """ONNX gives both inputs one type; a float scalar constant against float data may differ in width. The
-    broadcast result is checked against the tensor limit first (shapes that do not broadcast: the op says so)."""
-    try:
-        shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
-    except ValueError:
-        shape = None
-    if shape is not None:
-        check_alloc(shape, np.result_type(a.dtype, b.dtype), "broadcast")
+    """ONNX gives both inputs one type; a float scalar constant against float data may differ in width. A
+    broadcast result is checked against the tensor limit first (equal shapes make nothing larger: no check)."""
+    if a.shape != b.shape:
+        check_broadcast((a.shape, b.shape), np.result_type(a.dtype, b.dtype), "broadcast")
     if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
         b = F.cast(b, a.dtype)
     return a, b

@@ -18,19 +18,15 @@ import numpy as np  # noqa: E402
 import autocompyute.functional as F  # noqa: E402
 from autocompyute.ops.onnx_ops import det, einsum  # noqa: E402
 
-from ._import_util import check_alloc, const, is_float, rule, values  # noqa: E402
+from ._import_util import check_broadcast, const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
 @import_rule("MatMul", since=1)
 def matmul(a, b):
     if a.ndim >= 2 and b.ndim >= 2:                   # the product's size first: broadcast batch dims x M x N
-        try:
-            batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
-        except ValueError:
-            batch = None                              # (the op reports shapes that do not fit)
-        if batch is not None:
-            check_alloc(batch + (a.shape[-2], b.shape[-1]), np.result_type(a.dtype, b.dtype), "MatMul")
+        check_broadcast((a.shape[:-2], b.shape[:-2]), np.result_type(a.dtype, b.dtype), "MatMul",
+                        (a.shape[-2], b.shape[-1]))
     if a.ndim > 2 and b.ndim == 2:  # (..., K) @ (K, N): one GEMM over all rows (as Linear), not one per batch
         return F.linear(a, b.T)
     return F.matmul(a, b)
