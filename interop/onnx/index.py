@@ -152,13 +152,15 @@ def slice_10(x, starts, ends, axes=None, steps=None):
 
 # ---- gathers, scatters and shuffles: index arithmetic on positions, then one GatherMap ----
 def _fix_index(idx, n, what="index"):
-    """Indices into a dim of length n, negative ones counted from the end; any outside [-n, n) is an error (adding
-    n once more would wrap it around silently)."""
+    """Indices into a dim of length n (or into dims of lengths n, an array broadcast along idx's last axis),
+    negative ones counted from the end; any outside [-n, n) is an error (adding n once more would wrap it around
+    silently)."""
     idx = np.asarray(idx, dtype=np.int64)
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise OnnxImportError(f"{what}: indices from {idx.min()} to {idx.max()} are out of range for a dim of "
-                              f"length {n}")
-    return np.where(idx < 0, idx + n, idx)
+    lengths = np.broadcast_to(np.asarray(n, dtype=np.int64), idx.shape)
+    bad = (idx < -lengths) | (idx >= lengths)
+    if bad.any():
+        raise OnnxImportError(f"{what}: index {idx[bad][0]} is out of range for a dim of length {lengths[bad][0]}")
+    return np.where(idx < 0, idx + lengths, idx)
 
 
 @rule("GatherElements", 11, 13)
@@ -179,10 +181,7 @@ def _gather_nd_np(a, idx, batch_dims):
     nb = math.prod(batch)
     a2 = a.reshape((nb,) + a.shape[batch_dims:])
     i2 = idx.reshape((nb, -1, k))                                                 # (batch, points, k)
-    dims = np.array(a2.shape[1:1 + k], dtype=np.int64)
-    if i2.size and ((i2 < -dims).any() or (i2 >= dims).any()):
-        raise OnnxImportError(f"GatherND: indices out of range for data {a.shape}")
-    i2 = np.where(i2 < 0, i2 + dims, i2)
+    i2 = _fix_index(i2, a2.shape[1:1 + k], "GatherND")
     rows = np.arange(nb).reshape(-1, 1)
     res = a2[(rows,) + tuple(np.moveaxis(i2, -1, 0))]                             # (batch, points, *rest)
     return res.reshape(batch + idx.shape[batch_dims:-1] + a.shape[batch_dims + k:])
