@@ -6,8 +6,9 @@
     model.to_onnx("tuned.onnx")                 # the same graph with the current weights
 
 Floating-point initializers become Parameters under their ONNX names, those inside If/Loop/Scan subgraphs too
-(BatchNormalization's running statistics become buffers); integer initializers and Constant nodes stay constants. Each node runs through an import rule
-written against the Tensor API (interop/onnx/<family>.py), so every graph is differentiable by construction.
+(BatchNormalization's running statistics become buffers); integer initializers and Constant nodes stay constants.
+Each node runs through an import rule written against the Tensor API (interop/onnx/<family>.py), so every graph is
+differentiable by construction.
 
 A rule is `fn(*inputs, **attributes)`: inputs are Tensors (None for an omitted optional input), attributes are
 keyword-only arguments with the spec's defaults (ints, floats, str, lists, Tensors for TENSOR attributes, and
@@ -436,13 +437,7 @@ class OnnxModule(Module):
             raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
         for name, x in given.items():
             feeds[name] = _as_input(x, g.input_dtypes.get(name), name)
-            declared = g.input_shapes.get(name)
-            shape = tuple(feeds[name].shape)
-            if declared is not None and (len(shape) != len(declared)
-                                         or any(d is not None and d != n for d, n in zip(declared, shape))):
-                shown = tuple("?" if d is None else d for d in declared)
-                raise OnnxImportError(f"input {name!r} has shape {shape}; the model declares {shown} "
-                                      "(? is any size)")
+            _check_declared_shape(name, tuple(feeds[name].shape), g.input_shapes.get(name))
         outs = _run_graph(self, g, (), None, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -499,6 +494,15 @@ class OnnxModule(Module):
         n = sum(p.numel() for p in self.parameters())
         return (f"inputs={self.input_names}, outputs={self.output_names}, nodes={len(self._graph.steps)}, "
                 f"parameters={n:,}")
+
+
+def _check_declared_shape(name, shape, declared):
+    """An input's shape against the model's declared one (None: nothing declared; a None dim: any size)."""
+    if declared is None:
+        return
+    if len(shape) != len(declared) or any(d is not None and d != n for d, n in zip(declared, shape)):
+        shown = tuple("?" if d is None else d for d in declared)
+        raise OnnxImportError(f"input {name!r} has shape {shape}; the model declares {shown} (? is any size)")
 
 
 def _as_input(x, dtype, name):
