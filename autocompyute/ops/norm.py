@@ -2,21 +2,22 @@
 bias as inputs (ones and zeros when the layer has none), so one Op covers every variant."""
 import math
 
+from .. import backends
 from ..autograd import no_grad
 from ..errors import shape_error
 from .base import Op
 
 
 def _mean(xp, x, axes):
-    """The mean over `axes`, kept as size-1 dims. Over the trailing dims of a float array (LayerNorm's) it is a
-    matrix-vector product with a vector of 1/n (float32 and float64), several times faster than numpy's mean along
-    a short last axis."""
+    """The mean over `axes`, kept as size-1 dims. Over the trailing dims of a float array (LayerNorm's) it is
+    backends.last_axis_sum of the flattened rows (a matrix-vector product, several times faster than numpy's mean
+    along a short last axis) over n."""
     lead = x.ndim - len(axes)
     n = math.prod(x.shape[lead:])
     if axes != tuple(range(lead, x.ndim)) or x.dtype.char not in "fd" or n == 0:  # (float16: numpy's mean)
         return x.mean(axis=axes, keepdims=True)
-    rows = x.reshape(x.shape[:lead] + (n,))
-    return (rows @ xp.full(n, 1 / n, dtype=x.dtype)).reshape(x.shape[:lead] + (1,) * len(axes))
+    total = backends.last_axis_sum(xp, x.reshape(x.shape[:lead] + (n,)))
+    return (total / n).reshape(x.shape[:lead] + (1,) * len(axes))
 
 
 def _normalize(xp, x, axes, eps):
