@@ -156,10 +156,9 @@ def outer_or_gemm(a, b):
 
 
 def bias_grad(xp, dy):
-    """dy (N, C, *S) summed over all dims but C: a matrix-vector product per sample (numpy's sum over several
-    axes is about four times slower)."""
-    rows = dy.reshape(dy.shape[0], dy.shape[1], -1)
-    return (rows @ xp.ones(rows.shape[-1], dtype=dy.dtype)).sum(axis=0)
+    """dy (N, C, *S) summed over all dims but C: backends.last_axis_sum per sample, then over the batch (numpy's
+    sum over several axes is about four times slower)."""
+    return backends.last_axis_sum(xp, dy.reshape(dy.shape[0], dy.shape[1], -1))[..., 0].sum(axis=0)
 
 
 def _unbatched(x, w):

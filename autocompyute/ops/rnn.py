@@ -18,7 +18,7 @@ a transposed view of the states (which keeps their buffer, for RNN and LSTM the 
 the output lives). The weight GEMMs over all steps are plain: under the engine's threads a recurrence runs with
 BLAS's (`parallel.blas_bound`).
 """
-from .. import parallel
+from .. import backends, parallel
 from ..errors import ShapeError
 from .base import Op
 
@@ -127,10 +127,9 @@ def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
     dw_hh = dgh2 @ _swapped(xp, h_prev).reshape(t * b, -1)                   # (G*H, H)
     if not n_biases:
         return dx, dw_ih, dw_hh
-    ones = xp.ones(t * b, dtype=dgx.dtype)                 # sums over all steps as matrix-vector products
-    db_ih = dgx2 @ ones
+    db_ih = backends.last_axis_sum(xp, dgx2)[:, 0]          # sums over all steps
     # two arrays, since an optimizer or a clipper may edit gradients in place
-    return dx, dw_ih, dw_hh, db_ih, (db_ih.copy() if dgh is dgx else dgh2 @ ones)
+    return dx, dw_ih, dw_hh, db_ih, (db_ih.copy() if dgh is dgx else backends.last_axis_sum(xp, dgh2)[:, 0])
 
 
 class RNN(Op):
