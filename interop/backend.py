@@ -13,7 +13,6 @@ from onnx import helper
 from onnx.backend.base import Backend, BackendRep
 
 import autocompyute as ac
-from autocompyute import backends
 from autocompyute.errors import DeviceError
 from autocompyute.tensor import Tensor
 
@@ -34,10 +33,8 @@ class AutoCompyuteRep(BackendRep):
         self.module = module
         self.device = _DEVICES[_device_name(device)]
 
-    def _tensor(self, x):
-        if isinstance(x, Tensor):
-            return x.to(self.device)
-        return Tensor(backends.to_device(np.asarray(x), self.device) if self.device != "cpu" else np.asarray(x))
+    def _tensor(self, x):  # arrays go to the module, which puts them on its device
+        return x.to(self.device) if isinstance(x, Tensor) else np.asarray(x)
 
     def run(self, inputs, **kwargs):
         with ac.no_grad():

@@ -23,9 +23,10 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, numpy_helper
 
+from autocompyute import backends
 from autocompyute.errors import AutoCompyuteError
 from autocompyute.nn.module import Module, Parameter
-from autocompyute.tensor import Tensor
+from autocompyute.tensor import Tensor, to_arguments
 
 from .errors import OnnxImportError, OnnxRunError, UnsafeModelError, UnsupportedOpError
 from .onnx import safety
@@ -105,8 +106,11 @@ def _run_graph(module, graph, inputs, parent, feeds=None):
         for name, x in zip(graph.inputs, inputs):
             env[name] = x
     ctx = Context(module, env)
+    device = module._const_device
     for step in graph.steps:
         args = [env[n] if n else None for n in step.inputs]
+        if device != "cpu":
+            args = _one_device(args, device)
         try:
             if step.wants_ctx:
                 ctx.node = step
@@ -133,6 +137,20 @@ def _run_graph(module, graph, inputs, parent, feeds=None):
         for name in step.frees:
             env.pop(name, None)
     return [env[n] for n in graph.outputs]
+
+
+def _one_device(args, device):
+    """A node's inputs on one device: an ONNX graph runs on one, but shape computations and the values rules make
+    live on the CPU, so where they meet device values in a node they move there (host-only dtypes stay)."""
+    if not any(isinstance(a, Tensor) and a.device == device for a in args):
+        return args
+    return [a.to(device) if isinstance(a, Tensor) and a.device == "cpu" and device_dtype(a.dtype) else a
+            for a in args]
+
+
+def device_dtype(dtype):
+    """Whether a GPU array can hold `dtype`: numpy's own numeric types, not float8, int4 and the like."""
+    return dtype.isbuiltin == 1 and dtype.kind in "biufc"
 
 
 # ---- compiling a ModelProto ----
@@ -436,10 +454,24 @@ class OnnxModule(Module):
         if missing:
             raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
         for name, x in given.items():
-            feeds[name] = _as_input(x, g.input_dtypes.get(name), name)
+            feeds[name] = _as_input(x, g.input_dtypes.get(name), name, self._const_device)
             _check_declared_shape(name, tuple(feeds[name].shape), g.input_shapes.get(name))
         outs = _run_graph(self, g, (), None, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    # ---- devices ----
+    _const_device = "cpu"  # where the graph's constants live, and so its array inputs go (set by `to`)
+
+    def to(self, *args, dtype=None, device=None):
+        """Module.to, and on a device change the graph's constants (initializers, Constant values, subgraphs'
+        and function bodies' constants) move with the parameters, so every node reads values on one device."""
+        super().to(*args, dtype=dtype, device=device)
+        device = to_arguments(args, dtype, device)[1]
+        if device is not None:
+            device = backends.parse_device(device)
+            object.__setattr__(self, "_const_device", device)
+            _move_constants(self._graph, device, set())
+        return self
 
     # ---- freezing ----
     def _select(self, names_or_predicate):
@@ -505,7 +537,9 @@ def _check_declared_shape(name, shape, declared):
         raise OnnxImportError(f"input {name!r} has shape {shape}; the model declares {shown} (? is any size)")
 
 
-def _as_input(x, dtype, name):
+def _as_input(x, dtype, name, device="cpu"):
+    """A call's input as a Tensor: Tensors as given, arrays and lists on the module's device (those of dtypes
+    only numpy holds stay on the CPU), floats cast to the declared float type."""
     if isinstance(x, Tensor):
         return x
     try:
@@ -514,7 +548,28 @@ def _as_input(x, dtype, name):
         raise OnnxImportError(f"input {name!r} is not an array: {e}") from e
     if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
         arr = arr.astype(dtype)
-    return Tensor(arr)
+    on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host
+    return Tensor(arr if on_host else backends.to_device(arr, device))
+
+
+def _move_constants(graph, device, seen):
+    """Put a compiled graph's constants, its steps' tensor attributes and its subgraphs' on `device`
+    (Parameters are the module's and move with it)."""
+    if id(graph) in seen:
+        return
+    seen.add(id(graph))
+    moved = lambda t: t if isinstance(t, Parameter) else Tensor(backends.to_device(t.data, device))
+    for name, t in graph.consts.items():
+        graph.consts[name] = moved(t)
+    for step in graph.steps:
+        for key, value in step.attrs.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Graph):
+                    _move_constants(item, device, seen)
+            if isinstance(value, Tensor):
+                step.attrs[key] = moved(value)
+            elif isinstance(value, list) and value and all(isinstance(v, Tensor) for v in value):
+                step.attrs[key] = [moved(v) for v in value]
 
 
 def _initializer_kinds(graph):

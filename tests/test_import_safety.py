@@ -529,3 +529,14 @@ def test_broadcasts_and_products_are_checked_before_computing():
     mm = onnx_model([helper.make_node("MatMul", ["x", "z"], ["y"])], [vi("x", [big, 1]), vi("z", [1, big])], [vi("y")])
     with pytest.raises(UnsafeModelError, match="MatMul: a tensor of shape"):
         import_onnx(mm)(np.ones((big, 1), np.float32), np.ones((1, big), np.float32))
+
+
+def test_values_of_numpy_only_dtypes_stay_on_the_host():
+    """float8, int4 and bfloat16 (ml_dtypes) have no GPU array type: an imported module on a GPU keeps such inputs
+    on the CPU for Cast to read, and never moves them to meet device values."""
+    import ml_dtypes
+
+    from interop.importer import device_dtype
+    assert all(device_dtype(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int8, np.int64, np.bool_))
+    assert not any(device_dtype(np.dtype(t)) for t in (ml_dtypes.float8_e5m2, ml_dtypes.float8_e4m3fn,
+                                                        ml_dtypes.bfloat16, ml_dtypes.int4, np.str_, object))

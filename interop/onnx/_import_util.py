@@ -8,6 +8,7 @@ integer-only and boolean computations (bit operations, masks, counts) run on arr
 """
 import numpy as np
 
+from autocompyute import backends
 from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
@@ -47,9 +48,9 @@ def scalar(t, default=None):
 
 
 def const(array, like=None):
-    """A constant Tensor, on `like`'s device when given."""
-    t = Tensor(np.asarray(array))
-    return t.to(like.device) if like is not None and like.device != "cpu" else t
+    """A constant Tensor (of an array, a list or a number), on `like`'s device when given."""
+    array = backends.as_array(np, array)  # numpy and cupy arrays as they are, anything else through numpy
+    return Tensor(array if like is None else backends.to_device(array, like.device))
 
 
 def scalar_like(x, value):

@@ -159,8 +159,9 @@ def _node_attributes(model, outputs):
     return {}
 
 
-def _function_module(op_type, domain, opset, attrs, inputs, node_outputs, onnx_opset, protos):
-    """An imported one-node model whose node is expanded by the schema's function body (cached by signature)."""
+def _function_module(op_type, domain, opset, attrs, inputs, node_outputs, onnx_opset, protos, device):
+    """An imported one-node model whose node is expanded by the schema's function body, on `device` (cached by
+    signature)."""
     from ..importer import import_onnx
     names = [f"x{i}" if x is not None else "" for i, x in enumerate(inputs)]
     while names and not names[-1]:
@@ -169,7 +170,7 @@ def _function_module(op_type, domain, opset, attrs, inputs, node_outputs, onnx_o
     key = (op_type, domain, opset,
            repr(sorted((k, repr(_attr_for_proto(v))) for k, v in attrs.items() if k not in protos)),
            tuple((k, a.SerializeToString()) for k, a in sorted(protos.items())),
-           tuple((x.dtype.str, tuple(x.shape)) for x in inputs if x is not None), tuple(names), tuple(outs))
+           tuple((x.dtype.str, tuple(x.shape)) for x in inputs if x is not None), tuple(names), tuple(outs), device)
     module = _FUNCTION_MODULES.get(key)
     if module is not None:
         return module
@@ -209,7 +210,7 @@ def _function_module(op_type, domain, opset, attrs, inputs, node_outputs, onnx_o
                               opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()])
     if len(_FUNCTION_MODULES) > 512:  # shapes vary (sequence lengths): keep the cache bounded
         _FUNCTION_MODULES.clear()
-    module = _FUNCTION_MODULES[key] = import_onnx(model)
+    module = _FUNCTION_MODULES[key] = import_onnx(model).to(device)
     return module
 
 
@@ -231,7 +232,8 @@ def run_function_body(op_type, inputs, attrs, ctx, domain="", default_opset=1):
     opset = opsets.get(domain or "ai.onnx", default_opset)
     protos = _graph_attributes(ctx, attrs)
     module = _function_module(op_type, domain, opset, attrs, inputs, ctx.node.outputs,
-                              opsets.get("ai.onnx", onnx.defs.onnx_opset_version()), protos)
+                              opsets.get("ai.onnx", onnx.defs.onnx_opset_version()), protos,
+                              ctx.module._const_device)
     outs = module(*[x for x in inputs if x is not None])
     outs = list(outs) if isinstance(outs, tuple) else [outs]
     it = iter(outs)
