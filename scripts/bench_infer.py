@@ -10,11 +10,18 @@ Targets: MLP <= 1.2x, CNN <= 3x, GPT <= 2x, LSTM <= 2x. `--blas-threads N` sets 
 
 The "imported" column runs the exported model again through `interop.import_onnx` (under no_grad), next to the
 native model it came from; its target is imported / native <= 1.2x.
+
+Where PyTorch is installed (`pip install torch==2.13.0`; `--no-torch` leaves it out), its eager no_grad forward of
+the same model (bench_train's PyTorch definitions, torch.set_num_threads(2)) is timed too, in a process of its
+own, as a second reference: an eager framework's cost against onnxruntime's optimized graph.
 """
 import argparse
+import importlib.util
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 if "--blas-threads" in sys.argv:  # must be set before numpy loads OpenBLAS
@@ -64,10 +71,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--models", nargs="*", default=list(BENCH_MODELS))
+    parser.add_argument("--no-torch", action="store_true", help="leave out the PyTorch column")
     parser.add_argument("--blas-threads", help="threads of numpy's BLAS (default: as the environment says); on a "
                         "busy 2-core machine multi-threaded OpenBLAS can be 10-80x slower than one thread")
     args = parser.parse_args(argv)
     ac.manual_seed(0)
+    use_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     rows = []
     for name in args.models:
         model, inputs = build(name)
@@ -97,19 +106,48 @@ def main(argv=None):
         ours_s, imp_s = median_times([ours, imported], args.repeats)
         time.sleep(SETTLE_S)
         (ort_s,) = median_times([lambda: sess.run(None, feeds)], args.repeats)
+        torch_s = time_torch(name, arrays, args.repeats) if use_torch else float("nan")
         ref = np.asarray(sess.run(None, feeds)[0])
         err = np.abs(ref - _first(ours()).astype(np.float32)).max()
         imp_err = np.abs(_first(ours()) - _first(imported())).max()
         rows.append((name, ours_s * 1e3, imp_s * 1e3, ort_s * 1e3, ours_s / ort_s, TARGETS[name],
-                     imp_s / ours_s, err, imp_err))
+                     imp_s / ours_s, err, imp_err, torch_s * 1e3))
     print(f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; onnxruntime: 2 intra-op threads; "
           f"median of {args.repeats} rounds (native and imported timed in turns)")
     print(f"{'model':6} {'native ms':>10} {'imported ms':>12} {'onnxruntime ms':>15} "
-          f"{'native/ort':>11} {'target':>7} {'imp/native':>11} {'max err ort':>12} {'max err imp':>12}")
-    for name, a, i, o, r, t, ri, e, ei in rows:
+          f"{'native/ort':>11} {'target':>7} {'imp/native':>11} {'max err ort':>12} {'max err imp':>12} "
+          f"{'torch ms':>9} {'torch/ort':>10}")
+    for name, a, i, o, r, t, ri, e, ei, pt in rows:
         flags = ("" if r <= t else "  (ort target missed)") + ("" if ri <= IMPORT_TARGET else "  (import target missed)")
         print(f"{name:6} {a:10.2f} {i:12.2f} {o:15.2f} {r:10.2f}x {t:6.1f}x {ri:10.2f}x {e:12.2e} "
-              f"{ei:12.2e}{flags}")
+              f"{ei:12.2e} {pt:9.2f} {pt / o:9.2f}x{flags}")
+
+
+def time_torch(name, arrays, repeats):
+    """Median seconds of PyTorch's eager forward of the same model (no_grad, 2 threads), in a process of its own:
+    in this one, torch's OpenMP threads spin beside numpy's and onnxruntime's and slow all three."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "inputs.npz")
+        np.savez(path, *arrays)
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-worker", name, path, str(repeats)],
+                             capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def torch_worker(name, path, repeats):
+    import torch
+
+    from bench_train import torch_model
+    model = torch_model(name, threads=2).eval()
+    with np.load(path) as f:
+        inputs = [torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "iu" else a) for a in f.values()]
+
+    def run():
+        with torch.no_grad():
+            return model(*inputs)
+
+    (seconds,) = median_times([run], int(repeats))
+    print(seconds)
 
 
 def _first(out):
@@ -118,4 +156,7 @@ def _first(out):
     return np.asarray(out.numpy() if isinstance(out, ac.Tensor) else out)
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--torch-worker"]:
+        torch_worker(*sys.argv[2:5])
+    else:
+        main()

@@ -103,7 +103,8 @@ def ours(name):
 
 
 # ---- PyTorch: the same models, written here ----
-def theirs(name, threads):
+def torch_model(name, threads):
+    """The benchmark's model `name` in PyTorch (also bench_infer's PyTorch column), torch on `threads` threads."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -159,6 +160,14 @@ def theirs(name, threads):
         model = GPT()
     else:
         model = LSTMNet()
+    return model
+
+
+def theirs(name, threads):
+    import torch
+    import torch.nn.functional as F
+
+    model = torch_model(name, threads)
     x, y = make_inputs(name)
     x, y = torch.from_numpy(x), torch.from_numpy(y.astype("int64"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
