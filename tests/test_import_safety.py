@@ -292,6 +292,32 @@ def test_loop_keeps_what_its_iterations_collect_under_the_tensor_limit(monkeypat
         import_onnx(model)(np.ones(100, np.float32))
 
 
+def _nested_loops(depth, trips):
+    """`depth` Loops of `trips` iterations each, nested in each other's bodies; the innermost body adds one to the
+    carried count, so the model returns trips ** depth."""
+    def body(nodes, name):
+        return helper.make_graph(nodes + [helper.make_node("Identity", ["c"], ["c_out"])], name,
+                                 [vi("i", [], TensorProto.INT64), vi("c", [], TensorProto.BOOL), vi("v", [])],
+                                 [vi("c_out", [], TensorProto.BOOL), vi("v_out", [])])
+    inner = body([helper.make_node("Add", ["v", "one"], ["v_out"])], "body0")
+    for level in range(1, depth):
+        inner = body([helper.make_node("Loop", ["trips", "", "v"], ["v_out"], body=inner, name=f"loop{level}")],
+                     f"body{level}")
+    node = helper.make_node("Loop", ["trips", "", "v0"], ["v"], body=inner, name="outer")
+    return onnx_model([node], [vi("v0", [])], [vi("v")], [_int64("trips", trips), _f32("one", 1.0)])
+
+
+def test_nested_loops_share_one_iteration_budget(monkeypatch):
+    """Loops nested three deep, 1000 iterations each, stay under a per-Loop limit of a million but run a billion
+    body iterations: the limit is one budget for the whole run, spent by every loop however nested."""
+    monkeypatch.setitem(safety.LIMITS, "max_loop_iterations", 50)
+    np.testing.assert_array_equal(import_onnx(_nested_loops(2, 6))(np.float32(0)).numpy(), 36)  # 6 + 36 iterations
+    m = import_onnx(_nested_loops(3, 4))  # 4 + 16 + 64 iterations, 4 in each Loop
+    with pytest.raises(UnsafeModelError, match="Loop 'loop1': the model run's Loop and Scan iterations") as e:
+        m(np.float32(0))
+    assert "(in ONNX node 'outer' of type Loop, graph 'g')" in e.value.__notes__
+
+
 def test_external_data_fields_must_be_ascii_digits(tmp_path):
     (tmp_path / "w.bin").write_bytes(bytes(16))
     t = TensorProto(name="w", data_type=F32, dims=[4], data_location=TensorProto.EXTERNAL)

@@ -38,14 +38,11 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
     the scan outputs of each iteration are stacked along a new first axis."""
     trips = None if max_trip_count is None else int(scalar(max_trip_count))
     keep_going = True if cond is None else bool(scalar(cond))
-    limit = safety.LIMITS["max_loop_iterations"]
     values, n = list(carried), len(carried)
     scans, scan_bytes = [], 0
     i = 0
     while keep_going and (trips is None or i < trips):
-        if i >= limit:
-            raise safety.UnsafeModelError(f"Loop: more than {limit:,} iterations "
-                                          "(interop.onnx.safety.LIMITS['max_loop_iterations'])")
+        ctx.spend_iterations(1)
         outs = ctx.run(body, [Tensor(np.asarray(i, np.int64)), Tensor(np.asarray(keep_going)), *values])
         keep_going = bool(scalar(outs[0]))
         values = list(outs[1:1 + n])
@@ -68,9 +65,7 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
     """One scan over `scans` (Tensors, sliced along in_axes) carrying `states`; returns states + stacked outputs."""
     n = len(states)
     steps = scans[0].shape[in_axes[0]] if scans else 0
-    if steps > safety.LIMITS["max_loop_iterations"]:
-        raise safety.UnsafeModelError(f"Scan: {steps:,} iterations exceed "
-                                      "interop.onnx.safety.LIMITS['max_loop_iterations']")
+    ctx.spend_iterations(steps)  # all at once: refused before the first one runs
     collected, kept_bytes = [], 0
     for t in range(steps):
         slices = []
