@@ -502,6 +502,49 @@ def test_rules_check_what_they_would_allocate(nodes, inits, shape, opset):
         import_onnx(model)(*([] if shape is None else [np.ones(shape, np.float32)]))
 
 
+def _small_model_huge_output_cases():
+    """Nodes asking for a result of 4 MiB or more from inputs of at most 8 KiB (the limit is set to 1 MiB)."""
+    n = 1024
+    yield "Where", [helper.make_node("Where", ["c", "a", "b"], ["y"])], \
+        [("c", [n, 1], TensorProto.BOOL), ("a", [1, n], F32), ("b", [], F32)], [], 13
+    for op in ("Sum", "Mean"):
+        yield op, [helper.make_node(op, ["a", "b"], ["y"])], [("a", [n, 1], F32), ("b", [1, n], F32)], [], 13
+    yield "Einsum outer product", [helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j->ij")], \
+        [("a", [n], F32), ("b", [n], F32)], [], 13
+    yield "Einsum integers", [helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j")], \
+        [("a", [n], TensorProto.INT64), ("b", [n], TensorProto.INT64)], [], 13
+    yield "Gemm", [helper.make_node("Gemm", ["a", "b"], ["y"])], [("a", [n, 1], F32), ("b", [1, n], F32)], [], 13
+    yield "Gather", [helper.make_node("Gather", ["a", "i"], ["y"])], [("a", [2, n], F32)], \
+        [_int64("i", np.zeros(n))], 13
+    yield "Concat", [helper.make_node("Concat", ["a"] * n, ["y"], axis=0)], [("a", [n], F32)], [], 13
+    yield "ConvTranspose strides", [helper.make_node("ConvTranspose", ["a", "w"], ["y"], strides=[n, n])], \
+        [("a", [1, 1, 2, 2], F32)], [_f32("w", np.ones((1, 1, 1, 1)))], 13
+    yield "ConvTranspose output_shape", [helper.make_node("ConvTranspose", ["a", "w"], ["y"],
+                                                          output_shape=[2 * n, 2 * n])], \
+        [("a", [1, 1, 2, 2], F32)], [_f32("w", np.ones((1, 1, 1, 1)))], 13
+    yield "ConvTranspose columns", [helper.make_node("ConvTranspose", ["a", "w"], ["y"], pads=[31, 31, 31, 31])], \
+        [("a", [1, 1, 32, 32], F32)], [_f32("w", np.ones((1, 1, 32, 32)))], 13
+    yield "Conv columns", [helper.make_node("Conv", ["a", "w"], ["y"], pads=[16, 16, 16, 16])], \
+        [("a", [1, 1, 32, 32], F32)], [_f32("w", np.ones((1, 1, 32, 32)))], 13
+    yield "DFT", [helper.make_node("DFT", ["a", "l"], ["y"], axis=1)], [("a", [1, 4, 1], F32)], \
+        [_int64("l", 1 << 20)], 17
+    yield "Upsample", [helper.make_node("Upsample", ["a", "s"], ["y"])], [("a", [1, 1, 2, 2], F32)], \
+        [_f32("s", [1, 1, n, n])], 9
+    yield "Resize matrix", [helper.make_node("Resize", ["a", "", "", "s"], ["y"], mode="cubic")], \
+        [("a", [1, n], F32)], [_int64("s", [1, 2 * n])], 13   # an 8 KiB result, a (2048, 1024) float64 matrix
+
+
+@pytest.mark.parametrize("nodes, inputs, inits, opset", [c[1:] for c in _small_model_huge_output_cases()],
+                         ids=[c[0] for c in _small_model_huge_output_cases()])
+def test_small_inputs_asking_for_huge_outputs_are_refused_before_allocating(monkeypatch, nodes, inputs, inits,
+                                                                         opset):
+    monkeypatch.setitem(safety.LIMITS, "max_tensor_bytes", 1 << 20)
+    model = onnx_model(nodes, [vi(name, shape, elem) for name, shape, elem in inputs], [vi("y")], inits, opset=opset)
+    feeds = [np.ones(shape, helper.tensor_dtype_to_np_dtype(elem)) for _, shape, elem in inputs]
+    with pytest.raises(UnsafeModelError, match="over the limit"):
+        import_onnx(model)(*feeds)
+
+
 @pytest.mark.parametrize("op, index", [("Gather", -4), ("Gather", 3), ("GatherElements", -4)])
 def test_gather_indices_outside_minus_n_to_n_are_refused(op, index):
     """-4 on a dim of 3 used to wrap around twice to a valid-looking index."""

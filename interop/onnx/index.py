@@ -114,6 +114,7 @@ from .registry import import_rule  # noqa: E402
 @import_rule("Gather", since=1)
 def gather(x, indices, *, axis=0):
     axis = wrap_axis(axis, x.ndim)
+    check_alloc(x.shape[:axis] + indices.shape + x.shape[axis + 1:], x.dtype, "Gather")
     idx = _fix_index(values(indices), x.shape[axis], "Gather")
     return x[(slice(None),) * axis + (idx,)]
 

@@ -106,6 +106,11 @@ def transpose(x, *, perm=None):
 
 @import_rule("Concat", since=4)
 def concat(*xs, axis):
+    shape = list(xs[0].shape)
+    if shape:  # (a scalar input: the op says what is wrong)
+        a = wrap_axis(axis, len(shape))
+        shape[a] = sum(x.shape[a] for x in xs if x.ndim > a)
+        check_alloc(shape, xs[0].dtype, "Concat")
     return F.cat(list(xs), axis)
 
 
