@@ -462,6 +462,61 @@ def test_attribute_and_input_values_a_node_cannot_use_are_refused(nodes, inits, 
         import_onnx(model)(x)
 
 
+def _invalid_model_cases():
+    """Models that onnxruntime refuses and we ran: truncating a list, wrapping an axis around, or reading an unknown
+    mode as the other one. Each: (nodes, inputs, initializers, opset, message)."""
+    b, i64 = TensorProto.BOOL, TensorProto.INT64
+    ident = lambda a, b_: helper.make_node("Identity", [a], [b_])  # noqa: E731
+    two_outs = helper.make_graph([ident("x", "o1"), ident("x", "o2")], "two", [], [vi("o1"), vi("o2")])
+    yield "If branch outputs", [helper.make_node("If", ["c"], ["y"], then_branch=two_outs, else_branch=two_outs)], \
+        [("c", [], b), ("x", [2], F32)], [], 13, "If then_branch: the body takes 0 inputs and gives 2 outputs; the node needs 0 and 1"
+    body = helper.make_graph([ident("c", "c_out"), ident("x", "v_out")], "body",
+                             [vi("i", [], i64), vi("c", [], b)], [vi("c_out", [], b), vi("v_out")])
+    yield "Loop body inputs", [helper.make_node("Loop", ["m", "", "x"], ["y"], body=body)], [("x", [2], F32)], \
+        [_int64("m", 2)], 13, "Loop: the body takes 2 inputs and gives 2 outputs; the node needs 3 and 2"
+    scan_body = helper.make_graph([ident("s", "s_out"), ident("s", "extra")], "body", [vi("s", [2])],
+                                  [vi("s_out", [2]), vi("extra", [2])])
+    yield "Scan body outputs", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1)], \
+        [("x", [3, 2], F32)], [], 13, "Scan: the body takes 1 inputs and gives 2 outputs; the node needs 1 and 1"
+    scan_body = helper.make_graph([ident("s", "s_out")], "body", [vi("s", [2])], [vi("s_out", [2])])
+    yield "Scan axis", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1,
+                                         scan_input_axes=[5])], [("x", [3, 2], F32)], [], 13, "5 is out of range"
+    yield "Scan direction", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1,
+                                              scan_input_directions=[2])], [("x", [3, 2], F32)], [], 13, \
+        "must be 0 \\(forward\\) or 1"
+    one_out = helper.make_graph([ident("x", "o")], "one", [], [vi("o")])
+    yield "If cond shape", [helper.make_node("If", ["c"], ["y"], then_branch=one_out, else_branch=one_out)], \
+        [("c", [2], b), ("x", [2], F32)], [], 13, "must hold one value, not 2"
+    yield "Trilu k", [helper.make_node("Trilu", ["x", "k"], ["y"])], [("x", [2, 2], F32)], [_int64("k", [0, 1])], 14, \
+        "must hold one value, not 2"
+    yield "Clip min", [helper.make_node("Clip", ["x", "lo"], ["y"])], [("x", [2], F32)], [_f32("lo", [0, 1])], 13, \
+        "must hold one value, not 2"
+    yield "DepthToSpace mode", [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="XYZ")], \
+        [("x", [1, 4, 1, 1], F32)], [], 13, "mode 'XYZ' is neither DCR nor CRD"
+    yield "Unsqueeze axes", [helper.make_node("Unsqueeze", ["x", "a"], ["y"])], [("x", [2], F32)], \
+        [_int64("a", [0, 0])], 13, "name an axis twice"
+    yield "Slice axes", [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])], [("x", [4], F32)], \
+        [_int64("s", [0, 1]), _int64("e", [3, 2]), _int64("a", [0, 0])], 13, "name an axis twice"
+    yield "MaxPool pads", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], pads=[2, 0])], \
+        [("x", [1, 1, 4], F32)], [], 13, "pads \\[2, 0\\] must be smaller than the kernel"
+
+
+@pytest.mark.parametrize("nodes, inputs, inits, opset, message", [c[1:] for c in _invalid_model_cases()],
+                         ids=[c[0] for c in _invalid_model_cases()])
+def test_invalid_models_that_onnxruntime_refuses_are_refused(nodes, inputs, inits, opset, message):
+    model = onnx_model(nodes, [vi(name, shape, elem) for name, shape, elem in inputs], [vi("y")], inits, opset=opset)
+    feeds = [np.ones(shape, helper.tensor_dtype_to_np_dtype(elem)) for _, shape, elem in inputs]
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(*feeds)
+
+
+def test_a_reduction_over_an_axis_named_twice_reduces_it_once():
+    """As onnxruntime does (where Unsqueeze, Slice and Pad refuse an axis named twice)."""
+    model = onnx_model([helper.make_node("ReduceSum", ["x", "a"], ["y"])], [vi("x", [2, 3])], [vi("y")],
+                       [_int64("a", [1, -1])], opset=13)
+    np.testing.assert_array_equal(import_onnx(model)(np.ones((2, 3), np.float32)).numpy(), [[3], [3]])
+
+
 def test_nodes_without_outputs_and_initializers_out_of_their_types_range_are_refused():
     with pytest.raises(OnnxImportError, match="has no outputs"):
         import_onnx(onnx_model([helper.make_node("Relu", ["x"], [])], [vi("x", [2])], [vi("x")]))

@@ -201,6 +201,12 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     return y[(slice(None), slice(None)) + tuple(slice(lo, y.shape[2 + i] - hi) for i, (lo, hi) in enumerate(padding))]
 
 
+def _check_pool_pads(what, kernel_shape, pads):
+    """Pads as wide as the kernel make windows of padding only (onnxruntime refuses them)."""
+    if pads and any(p >= k for p, k in zip(pads, list(kernel_shape) * 2)):
+        raise OnnxImportError(f"{what}: pads {list(pads)} must be smaller than the kernel {list(kernel_shape)}")
+
+
 def _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad):
     """(strides, dilations, symmetric padding) when the engine's pooling Ops take these attributes
     (floating-point input, symmetric pads of at most half the kernel), else None: the rules then use the general
@@ -217,6 +223,7 @@ def _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad):
 @rule("MaxPool", 1, 8, 10, 11, 12, 22)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
+    _check_pool_pads("MaxPool", kernel_shape, pads)
     args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
     if len([n for n in ctx.node.outputs if n]) > 1 or args is None:
         return _pooling.max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
@@ -227,6 +234,7 @@ def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
 @rule("AveragePool", 1, 7, 10, 11, 19, 22)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
+    _check_pool_pads("AveragePool", kernel_shape, pads)
     args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
     if any(d != 1 for d in dilations or ()) or args is None:
         return _pooling.avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
