@@ -349,6 +349,17 @@ def test_shrink_and_reduce_log_sum_keep_an_integer_dtype_like_onnxruntime(dtype)
         np.testing.assert_array_equal(got, ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0])
 
 
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMax", "ArgMax"])
+def test_keepdims_other_than_one_drops_the_reduced_dims_like_onnxruntime(op):
+    """keepdims=2 kept them (read as a truth value); onnxruntime keeps them only for keepdims=1."""
+    elem = TensorProto.INT64 if op == "ArgMax" else TensorProto.FLOAT
+    model = onnx_model([helper.make_node(op, ["x"], ["y"], keepdims=2)], [vi("x", [2, 3])], [vi("y", None, elem)])
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(import_onnx(model)(x).numpy(), want, strict=True)  # (shapes too)
+    assert want.ndim < 2
+
+
 def test_leaky_relu_takes_floating_point_input_only():
     """As its schema says and onnxruntime enforces (we used to return floats for integers)."""
     model = onnx_model([helper.make_node("LeakyRelu", ["x"], ["y"])], [vi("x", [2], TensorProto.INT32)],
