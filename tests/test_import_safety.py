@@ -517,6 +517,20 @@ def test_a_reduction_over_an_axis_named_twice_reduces_it_once():
     np.testing.assert_array_equal(import_onnx(model)(np.ones((2, 3), np.float32)).numpy(), [[3], [3]])
 
 
+def test_tf_idf_skips_longer_than_the_row_are_not_tried():
+    """max_skip_count=2**40 made 2**40 passes over a row of 6 tokens (a hang); skips past the row's end find no
+    n-gram, so the count is the one for the longest skip that fits."""
+    def model(max_skip):
+        node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode="TF", min_gram_length=2, max_gram_length=2,
+                                max_skip_count=max_skip, ngram_counts=[0, 0], ngram_indexes=[0, 1],
+                                pool_int64s=[1, 2, 1, 3])
+        return onnx_model([node], [vi("x", [6], TensorProto.INT64)], [vi("y")], opset=13)
+    x = np.array([1, 5, 2, 1, 4, 3], np.int64)
+    want = import_onnx(model(5))(x).numpy()
+    np.testing.assert_array_equal(want, [1, 2])  # (1, 2) two apart; (1, 3) five and two apart
+    np.testing.assert_array_equal(import_onnx(model(1 << 40))(x).numpy(), want)
+
+
 def test_nodes_without_outputs_and_initializers_out_of_their_types_range_are_refused():
     with pytest.raises(OnnxImportError, match="has no outputs"):
         import_onnx(onnx_model([helper.make_node("Relu", ["x"], [])], [vi("x", [2])], [vi("x")]))
