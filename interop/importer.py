@@ -16,6 +16,7 @@ compiled `Graph`s for GRAPH attributes). A rule that needs the run's state (trai
 declares a keyword-only `ctx` and gets a `Context`. It returns a Tensor or a tuple (one per node output).
 """
 import collections
+import contextvars
 import inspect
 import os
 
@@ -64,6 +65,12 @@ class Step:
         self.frees = ()
 
 
+# Loop and Scan iterations left to the model run under way: one budget of safety.LIMITS['max_loop_iterations'] per
+# top-level run, spent by every loop in it (subgraphs, nested loops, function bodies a node runs), so that nesting
+# loops cannot multiply the limit. A one-item list, so that nested runs spend from the same one.
+_ITERATIONS_LEFT = contextvars.ContextVar("iterations_left", default=None)
+
+
 class Context:
     """What a rule with a `ctx` argument sees: the module's mode, the node, and a way to run subgraphs."""
 
@@ -80,6 +87,17 @@ class Context:
         """Run a compiled subgraph on `inputs` (by position); values of the enclosing scopes stay visible
         unless `isolated` (function bodies). Returns the list of its outputs."""
         return _run_graph(self.module, graph, inputs, None if isolated else self.env)
+
+    def spend_iterations(self, n):
+        """Count `n` iterations of this node (a Loop or Scan) against the run's budget; UnsafeModelError naming
+        the node when the run's loops, over all nesting, would go past it."""
+        left = _ITERATIONS_LEFT.get()
+        if n > left[0]:
+            limit = safety.LIMITS["max_loop_iterations"]
+            raise UnsafeModelError(f"{self.node.op_type} {self.node.name!r}: the model run's Loop and Scan "
+                                   f"iterations (all nested loops together) exceed the limit of {limit:,} "
+                                   "(interop.onnx.safety.LIMITS['max_loop_iterations'])")
+        left[0] -= n
 
     def buffer(self, name):
         """The module's buffer called `name`, or None (BatchNormalization updates its running statistics)."""
@@ -137,6 +155,18 @@ def _run_graph(module, graph, inputs, parent, feeds=None):
         for name in step.frees:
             env.pop(name, None)
     return [env[n] for n in graph.outputs]
+
+
+def _run_model(module, graph, feeds):
+    """Run a module's main graph with a fresh iteration budget, or with the enclosing run's one where a node of
+    another model runs this one (a function body)."""
+    if _ITERATIONS_LEFT.get() is not None:
+        return _run_graph(module, graph, (), None, feeds)
+    token = _ITERATIONS_LEFT.set([safety.LIMITS["max_loop_iterations"]])
+    try:
+        return _run_graph(module, graph, (), None, feeds)
+    finally:
+        _ITERATIONS_LEFT.reset(token)
 
 
 def _one_device(args, device):
@@ -456,7 +486,7 @@ class OnnxModule(Module):
         for name, x in given.items():
             feeds[name] = _as_input(x, g.input_dtypes.get(name), name, self._const_device)
             _check_declared_shape(name, tuple(feeds[name].shape), g.input_shapes.get(name))
-        outs = _run_graph(self, g, (), None, feeds)
+        outs = _run_model(self, g, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     # ---- devices ----

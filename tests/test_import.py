@@ -334,6 +334,40 @@ def test_a_subgraph_initializer_reusing_an_outer_name_keeps_its_own_value():
     np.testing.assert_allclose(m(x0, np.array(True)).numpy(), (x0 + outer) * inner)
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8])
+def test_shrink_and_reduce_log_sum_keep_an_integer_dtype_like_onnxruntime(dtype):
+    """onnxruntime computes in floating point and truncates back to the input's integer type."""
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    x = np.array([[3, 1, 0], [1, 2, 5]], dtype)
+    shrink = onnx_model([helper.make_node("Shrink", ["x"], ["y"], lambd=1.0, bias=0.5)], [vi("x", [2, 3], elem)],
+                        [vi("y", None, elem)], opset=13)
+    log_sum = onnx_model([helper.make_node("ReduceLogSum", ["x"], ["y"])], [vi("x", [2, 3], elem)],
+                         [vi("y", None, elem)], opset=18)
+    for model in (shrink, log_sum) if dtype != np.uint8 else (shrink,):  # (ReduceLogSum: 32- and 64-bit ints)
+        got = import_onnx(model)(x).numpy()
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0])
+
+
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMax", "ArgMax"])
+def test_keepdims_other_than_one_drops_the_reduced_dims_like_onnxruntime(op):
+    """keepdims=2 kept them (read as a truth value); onnxruntime keeps them only for keepdims=1."""
+    elem = TensorProto.INT64 if op == "ArgMax" else TensorProto.FLOAT
+    model = onnx_model([helper.make_node(op, ["x"], ["y"], keepdims=2)], [vi("x", [2, 3])], [vi("y", None, elem)])
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(import_onnx(model)(x).numpy(), want, strict=True)  # (shapes too)
+    assert want.ndim < 2
+
+
+def test_leaky_relu_takes_floating_point_input_only():
+    """As its schema says and onnxruntime enforces (we used to return floats for integers)."""
+    model = onnx_model([helper.make_node("LeakyRelu", ["x"], ["y"])], [vi("x", [2], TensorProto.INT32)],
+                       [vi("y", None, TensorProto.INT32)], opset=16)
+    with pytest.raises(OnnxImportError, match="LeakyRelu takes floating-point input, not int32"):
+        import_onnx(model)(np.array([-1, 2], np.int32))
+
+
 def test_center_crop_pad_keeps_an_integer_dtype_and_crops_and_pads_like_onnxruntime():
     x = np.arange(1, 31, dtype=np.int32).reshape(5, 6)
     model = onnx_model([helper.make_node("CenterCropPad", ["x", "s"], ["y"])],

@@ -292,6 +292,32 @@ def test_loop_keeps_what_its_iterations_collect_under_the_tensor_limit(monkeypat
         import_onnx(model)(np.ones(100, np.float32))
 
 
+def _nested_loops(depth, trips):
+    """`depth` Loops of `trips` iterations each, nested in each other's bodies; the innermost body adds one to the
+    carried count, so the model returns trips ** depth."""
+    def body(nodes, name):
+        return helper.make_graph(nodes + [helper.make_node("Identity", ["c"], ["c_out"])], name,
+                                 [vi("i", [], TensorProto.INT64), vi("c", [], TensorProto.BOOL), vi("v", [])],
+                                 [vi("c_out", [], TensorProto.BOOL), vi("v_out", [])])
+    inner = body([helper.make_node("Add", ["v", "one"], ["v_out"])], "body0")
+    for level in range(1, depth):
+        inner = body([helper.make_node("Loop", ["trips", "", "v"], ["v_out"], body=inner, name=f"loop{level}")],
+                     f"body{level}")
+    node = helper.make_node("Loop", ["trips", "", "v0"], ["v"], body=inner, name="outer")
+    return onnx_model([node], [vi("v0", [])], [vi("v")], [_int64("trips", trips), _f32("one", 1.0)])
+
+
+def test_nested_loops_share_one_iteration_budget(monkeypatch):
+    """Loops nested three deep, 1000 iterations each, stay under a per-Loop limit of a million but run a billion
+    body iterations: the limit is one budget for the whole run, spent by every loop however nested."""
+    monkeypatch.setitem(safety.LIMITS, "max_loop_iterations", 50)
+    np.testing.assert_array_equal(import_onnx(_nested_loops(2, 6))(np.float32(0)).numpy(), 36)  # 6 + 36 iterations
+    m = import_onnx(_nested_loops(3, 4))  # 4 + 16 + 64 iterations, 4 in each Loop
+    with pytest.raises(UnsafeModelError, match="Loop 'loop1': the model run's Loop and Scan iterations") as e:
+        m(np.float32(0))
+    assert "(in ONNX node 'outer' of type Loop, graph 'g')" in e.value.__notes__
+
+
 def test_external_data_fields_must_be_ascii_digits(tmp_path):
     (tmp_path / "w.bin").write_bytes(bytes(16))
     t = TensorProto(name="w", data_type=F32, dims=[4], data_location=TensorProto.EXTERNAL)
@@ -436,6 +462,75 @@ def test_attribute_and_input_values_a_node_cannot_use_are_refused(nodes, inits, 
         import_onnx(model)(x)
 
 
+def _invalid_model_cases():
+    """Models that onnxruntime refuses and we ran: truncating a list, wrapping an axis around, or reading an unknown
+    mode as the other one. Each: (nodes, inputs, initializers, opset, message)."""
+    b, i64 = TensorProto.BOOL, TensorProto.INT64
+    ident = lambda a, b_: helper.make_node("Identity", [a], [b_])  # noqa: E731
+    two_outs = helper.make_graph([ident("x", "o1"), ident("x", "o2")], "two", [], [vi("o1"), vi("o2")])
+    yield "If branch outputs", [helper.make_node("If", ["c"], ["y"], then_branch=two_outs, else_branch=two_outs)], \
+        [("c", [], b), ("x", [2], F32)], [], 13, "If then_branch: the body takes 0 inputs and gives 2 outputs; the node needs 0 and 1"
+    body = helper.make_graph([ident("c", "c_out"), ident("x", "v_out")], "body",
+                             [vi("i", [], i64), vi("c", [], b)], [vi("c_out", [], b), vi("v_out")])
+    yield "Loop body inputs", [helper.make_node("Loop", ["m", "", "x"], ["y"], body=body)], [("x", [2], F32)], \
+        [_int64("m", 2)], 13, "Loop: the body takes 2 inputs and gives 2 outputs; the node needs 3 and 2"
+    scan_body = helper.make_graph([ident("s", "s_out"), ident("s", "extra")], "body", [vi("s", [2])],
+                                  [vi("s_out", [2]), vi("extra", [2])])
+    yield "Scan body outputs", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1)], \
+        [("x", [3, 2], F32)], [], 13, "Scan: the body takes 1 inputs and gives 2 outputs; the node needs 1 and 1"
+    scan_body = helper.make_graph([ident("s", "s_out")], "body", [vi("s", [2])], [vi("s_out", [2])])
+    yield "Scan axis", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1,
+                                         scan_input_axes=[5])], [("x", [3, 2], F32)], [], 13, "5 is out of range"
+    yield "Scan direction", [helper.make_node("Scan", ["x"], ["y"], body=scan_body, num_scan_inputs=1,
+                                              scan_input_directions=[2])], [("x", [3, 2], F32)], [], 13, \
+        "must be 0 \\(forward\\) or 1"
+    one_out = helper.make_graph([ident("x", "o")], "one", [], [vi("o")])
+    yield "If cond shape", [helper.make_node("If", ["c"], ["y"], then_branch=one_out, else_branch=one_out)], \
+        [("c", [2], b), ("x", [2], F32)], [], 13, "must hold one value, not 2"
+    yield "Trilu k", [helper.make_node("Trilu", ["x", "k"], ["y"])], [("x", [2, 2], F32)], [_int64("k", [0, 1])], 14, \
+        "must hold one value, not 2"
+    yield "Clip min", [helper.make_node("Clip", ["x", "lo"], ["y"])], [("x", [2], F32)], [_f32("lo", [0, 1])], 13, \
+        "must hold one value, not 2"
+    yield "DepthToSpace mode", [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="XYZ")], \
+        [("x", [1, 4, 1, 1], F32)], [], 13, "mode 'XYZ' is neither DCR nor CRD"
+    yield "Unsqueeze axes", [helper.make_node("Unsqueeze", ["x", "a"], ["y"])], [("x", [2], F32)], \
+        [_int64("a", [0, 0])], 13, "name an axis twice"
+    yield "Slice axes", [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])], [("x", [4], F32)], \
+        [_int64("s", [0, 1]), _int64("e", [3, 2]), _int64("a", [0, 0])], 13, "name an axis twice"
+    yield "MaxPool pads", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], pads=[2, 0])], \
+        [("x", [1, 1, 4], F32)], [], 13, "pads \\[2, 0\\] must be smaller than the kernel"
+
+
+@pytest.mark.parametrize("nodes, inputs, inits, opset, message", [c[1:] for c in _invalid_model_cases()],
+                         ids=[c[0] for c in _invalid_model_cases()])
+def test_invalid_models_that_onnxruntime_refuses_are_refused(nodes, inputs, inits, opset, message):
+    model = onnx_model(nodes, [vi(name, shape, elem) for name, shape, elem in inputs], [vi("y")], inits, opset=opset)
+    feeds = [np.ones(shape, helper.tensor_dtype_to_np_dtype(elem)) for _, shape, elem in inputs]
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)(*feeds)
+
+
+def test_a_reduction_over_an_axis_named_twice_reduces_it_once():
+    """As onnxruntime does (where Unsqueeze, Slice and Pad refuse an axis named twice)."""
+    model = onnx_model([helper.make_node("ReduceSum", ["x", "a"], ["y"])], [vi("x", [2, 3])], [vi("y")],
+                       [_int64("a", [1, -1])], opset=13)
+    np.testing.assert_array_equal(import_onnx(model)(np.ones((2, 3), np.float32)).numpy(), [[3], [3]])
+
+
+def test_tf_idf_skips_longer_than_the_row_are_not_tried():
+    """max_skip_count=2**40 made 2**40 passes over a row of 6 tokens (a hang); skips past the row's end find no
+    n-gram, so the count is the one for the longest skip that fits."""
+    def model(max_skip):
+        node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode="TF", min_gram_length=2, max_gram_length=2,
+                                max_skip_count=max_skip, ngram_counts=[0, 0], ngram_indexes=[0, 1],
+                                pool_int64s=[1, 2, 1, 3])
+        return onnx_model([node], [vi("x", [6], TensorProto.INT64)], [vi("y")], opset=13)
+    x = np.array([1, 5, 2, 1, 4, 3], np.int64)
+    want = import_onnx(model(5))(x).numpy()
+    np.testing.assert_array_equal(want, [1, 2])  # (1, 2) two apart; (1, 3) five and two apart
+    np.testing.assert_array_equal(import_onnx(model(1 << 40))(x).numpy(), want)
+
+
 def test_nodes_without_outputs_and_initializers_out_of_their_types_range_are_refused():
     with pytest.raises(OnnxImportError, match="has no outputs"):
         import_onnx(onnx_model([helper.make_node("Relu", ["x"], [])], [vi("x", [2])], [vi("x")]))
@@ -474,6 +569,49 @@ def test_rules_check_what_they_would_allocate(nodes, inits, shape, opset):
     model = onnx_model(nodes, inputs, [vi("y")], inits, opset=opset)
     with pytest.raises(UnsafeModelError, match="over the limit"):
         import_onnx(model)(*([] if shape is None else [np.ones(shape, np.float32)]))
+
+
+def _small_model_huge_output_cases():
+    """Nodes asking for a result of 4 MiB or more from inputs of at most 8 KiB (the limit is set to 1 MiB)."""
+    n = 1024
+    yield "Where", [helper.make_node("Where", ["c", "a", "b"], ["y"])], \
+        [("c", [n, 1], TensorProto.BOOL), ("a", [1, n], F32), ("b", [], F32)], [], 13
+    for op in ("Sum", "Mean"):
+        yield op, [helper.make_node(op, ["a", "b"], ["y"])], [("a", [n, 1], F32), ("b", [1, n], F32)], [], 13
+    yield "Einsum outer product", [helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j->ij")], \
+        [("a", [n], F32), ("b", [n], F32)], [], 13
+    yield "Einsum integers", [helper.make_node("Einsum", ["a", "b"], ["y"], equation="i,j")], \
+        [("a", [n], TensorProto.INT64), ("b", [n], TensorProto.INT64)], [], 13
+    yield "Gemm", [helper.make_node("Gemm", ["a", "b"], ["y"])], [("a", [n, 1], F32), ("b", [1, n], F32)], [], 13
+    yield "Gather", [helper.make_node("Gather", ["a", "i"], ["y"])], [("a", [2, n], F32)], \
+        [_int64("i", np.zeros(n))], 13
+    yield "Concat", [helper.make_node("Concat", ["a"] * n, ["y"], axis=0)], [("a", [n], F32)], [], 13
+    yield "ConvTranspose strides", [helper.make_node("ConvTranspose", ["a", "w"], ["y"], strides=[n, n])], \
+        [("a", [1, 1, 2, 2], F32)], [_f32("w", np.ones((1, 1, 1, 1)))], 13
+    yield "ConvTranspose output_shape", [helper.make_node("ConvTranspose", ["a", "w"], ["y"],
+                                                          output_shape=[2 * n, 2 * n])], \
+        [("a", [1, 1, 2, 2], F32)], [_f32("w", np.ones((1, 1, 1, 1)))], 13
+    yield "ConvTranspose columns", [helper.make_node("ConvTranspose", ["a", "w"], ["y"], pads=[31, 31, 31, 31])], \
+        [("a", [1, 1, 32, 32], F32)], [_f32("w", np.ones((1, 1, 32, 32)))], 13
+    yield "Conv columns", [helper.make_node("Conv", ["a", "w"], ["y"], pads=[16, 16, 16, 16])], \
+        [("a", [1, 1, 32, 32], F32)], [_f32("w", np.ones((1, 1, 32, 32)))], 13
+    yield "DFT", [helper.make_node("DFT", ["a", "l"], ["y"], axis=1)], [("a", [1, 4, 1], F32)], \
+        [_int64("l", 1 << 20)], 17
+    yield "Upsample", [helper.make_node("Upsample", ["a", "s"], ["y"])], [("a", [1, 1, 2, 2], F32)], \
+        [_f32("s", [1, 1, n, n])], 9
+    yield "Resize matrix", [helper.make_node("Resize", ["a", "", "", "s"], ["y"], mode="cubic")], \
+        [("a", [1, n], F32)], [_int64("s", [1, 2 * n])], 13   # an 8 KiB result, a (2048, 1024) float64 matrix
+
+
+@pytest.mark.parametrize("nodes, inputs, inits, opset", [c[1:] for c in _small_model_huge_output_cases()],
+                         ids=[c[0] for c in _small_model_huge_output_cases()])
+def test_small_inputs_asking_for_huge_outputs_are_refused_before_allocating(monkeypatch, nodes, inputs, inits,
+                                                                         opset):
+    monkeypatch.setitem(safety.LIMITS, "max_tensor_bytes", 1 << 20)
+    model = onnx_model(nodes, [vi(name, shape, elem) for name, shape, elem in inputs], [vi("y")], inits, opset=opset)
+    feeds = [np.ones(shape, helper.tensor_dtype_to_np_dtype(elem)) for _, shape, elem in inputs]
+    with pytest.raises(UnsafeModelError, match="over the limit"):
+        import_onnx(model)(*feeds)
 
 
 @pytest.mark.parametrize("op, index", [("Gather", -4), ("Gather", 3), ("GatherElements", -4)])

@@ -47,7 +47,7 @@ def gather_map(inputs, index, weight=None):
     return GatherMap.apply(*inputs, index=index, weight=weight)
 
 
-def _einsum_parts(equation, ndims):
+def einsum_parts(equation, ndims):
     """Explicit form of an einsum equation: (list of input subscripts, output subscripts), "..." expanded."""
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
@@ -74,7 +74,7 @@ class Einsum(Op):
     """y = einsum(equation, *xs). The gradient of each input is an einsum of dy with the other inputs."""
 
     def forward(self, *xs):
-        terms, out = _einsum_parts(self.equation, [x.ndim for x in xs])
+        terms, out = einsum_parts(self.equation, [x.ndim for x in xs])
         self.save(xs=xs, terms=terms, out=out)
         # with three or more operands, the contraction order matters: numpy's default is left to right, which for
         # a chain of matrices can cost orders of magnitude more than the best order `optimize` finds

@@ -41,10 +41,14 @@ def ints(t):
 
 
 def scalar(t, default=None):
-    """A 0-d or one-element Tensor as a Python number; None (an omitted input) gives `default`."""
+    """A 0-d or one-element Tensor as a Python number; None (an omitted input) gives `default`. More elements are an
+    OnnxImportError (taking the first one would run a model that onnxruntime refuses)."""
     if t is None:
         return default
-    return values(t).reshape(-1)[0].item()
+    v = values(t)
+    if v.size != 1:
+        raise OnnxImportError(f"a scalar input must hold one value, not {v.size} (shape {v.shape})")
+    return v.reshape(-1)[0].item()
 
 
 def const(array, like=None):
@@ -112,3 +116,11 @@ def axis(a, ndim, what="axis"):
 def axes(values, ndim, what="axes"):
     """`axis` of each of `values`, a list."""
     return [axis(a, ndim, what) for a in values]
+
+
+def distinct_axes(values, ndim, what="axes"):
+    """`axes`, for ops where an axis named twice is an error (Unsqueeze, Slice, Pad: onnxruntime refuses them)."""
+    out = axes(values, ndim, what)
+    if len(set(out)) != len(out):
+        raise OnnxImportError(f"{what} {list(values)} name an axis twice")
+    return out

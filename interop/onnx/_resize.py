@@ -139,6 +139,7 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
             roi is None or (roi[d] == 0.0 and roi[d + r] == 1.0))
         if unchanged:
             continue
+        check_alloc((out[d], x.shape[d]), np.float64, "Resize (interpolation matrix)")
         m, outside = _resize_matrix(x.shape[d], out[d], factor[d], mode, coordinate_transformation_mode,
                                     nearest_mode, cubic_coeff_a, exclude_outside, antialias,
                                     None if roi is None else (roi[d], roi[d + r]))

@@ -14,9 +14,11 @@ def _export_elu(g, op, inputs):
 
 # ---- import ----
 
+import numpy as np  # noqa: E402
+
 import autocompyute.functional as F  # noqa: E402
 
-from ._import_util import rule, scalar_like  # noqa: E402
+from ._import_util import const, is_float, rule, scalar_like, values  # noqa: E402
 
 
 @rule("Softsign", 1)
@@ -66,6 +68,9 @@ def swish(x, *, alpha=1.0):
 
 @rule("Shrink", 9)
 def shrink(x, *, bias=0.0, lambd=0.5):
+    if not is_float(x):  # computed in floating point, truncated back to x's integer type (as onnxruntime)
+        a = values(x)
+        return const(np.where(a < -lambd, a + bias, np.where(a > lambd, a - bias, 0)).astype(x.dtype), x)
     zero = scalar_like(x, 0)
     return F.where(x < -lambd, x + bias, F.where(x > lambd, x - bias, zero))
 

@@ -111,6 +111,7 @@ def min_(*xs):
 
 @import_rule("Where", since=9)
 def where(condition, a, b):
+    check_broadcast((condition.shape, a.shape, b.shape), np.result_type(a.dtype, b.dtype), "Where")
     return F.where(condition, *_same(a, b))
 
 
@@ -140,17 +141,10 @@ def mod(a, b, *, fmod=0):
     return const((np.fmod if fmod else np.mod)(x, y).astype(np.result_type(x, y)), a)
 
 
-def _variadic(fn, xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = fn(out, x)
-    return out
-
-
 @rule("Sum", 1, 6, 8, 13)
-def sum_(*xs): return _variadic(F.add, xs)
+def sum_(*xs): return _fold(F.add, xs)
 @rule("Mean", 1, 6, 8, 13)
-def mean_(*xs): return _variadic(F.add, xs) * (1.0 / len(xs))
+def mean_(*xs): return _fold(F.add, xs) * (1.0 / len(xs))
 
 
 # ---- bits: no gradient ----

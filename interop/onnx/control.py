@@ -13,12 +13,22 @@ from autocompyute.tensor import Tensor
 
 from ..errors import OnnxImportError
 from . import safety
-from ._import_util import check_alloc, const, ints, rule, scalar
+from ._import_util import axis as wrap_axis, check_alloc, const, ints, rule, scalar
 from .registry import import_rule
+
+
+def _check_body(what, body, n_inputs, n_outputs):
+    """A subgraph takes and gives as many values as the node passes and names (where they are paired up, a
+    mismatch would be cut short silently)."""
+    if len(body.inputs) != n_inputs or len(body.outputs) != n_outputs:
+        raise OnnxImportError(f"{what}: the body takes {len(body.inputs)} inputs and gives {len(body.outputs)} "
+                              f"outputs; the node needs {n_inputs} and {n_outputs}")
 
 
 @import_rule("If", since=1)
 def if_(cond, *, then_branch, else_branch, ctx):
+    for name, g in (("then_branch", then_branch), ("else_branch", else_branch)):
+        _check_body(f"If {name}", g, 0, len(ctx.node.outputs))
     branch = then_branch if bool(scalar(cond)) else else_branch
     outs = ctx.run(branch)
     return tuple(outs) if len(outs) > 1 else outs[0]
@@ -38,14 +48,12 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
     the scan outputs of each iteration are stacked along a new first axis."""
     trips = None if max_trip_count is None else int(scalar(max_trip_count))
     keep_going = True if cond is None else bool(scalar(cond))
-    limit = safety.LIMITS["max_loop_iterations"]
     values, n = list(carried), len(carried)
+    _check_body("Loop", body, 2 + n, 1 + len(ctx.node.outputs))
     scans, scan_bytes = [], 0
     i = 0
     while keep_going and (trips is None or i < trips):
-        if i >= limit:
-            raise safety.UnsafeModelError(f"Loop: more than {limit:,} iterations "
-                                          "(interop.onnx.safety.LIMITS['max_loop_iterations'])")
+        ctx.spend_iterations(1)
         outs = ctx.run(body, [Tensor(np.asarray(i, np.int64)), Tensor(np.asarray(keep_going)), *values])
         keep_going = bool(scalar(outs[0]))
         values = list(outs[1:1 + n])
@@ -68,9 +76,7 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
     """One scan over `scans` (Tensors, sliced along in_axes) carrying `states`; returns states + stacked outputs."""
     n = len(states)
     steps = scans[0].shape[in_axes[0]] if scans else 0
-    if steps > safety.LIMITS["max_loop_iterations"]:
-        raise safety.UnsafeModelError(f"Scan: {steps:,} iterations exceed "
-                                      "interop.onnx.safety.LIMITS['max_loop_iterations']")
+    ctx.spend_iterations(steps)  # all at once: refused before the first one runs
     collected, kept_bytes = [], 0
     for t in range(steps):
         slices = []
@@ -90,9 +96,16 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
     return states, stacked
 
 
-def _scan_attrs(values, count, default, ndim=None):
+def _scan_attrs(values, count, default, what, ndim=None):
+    """One value per scanned input or output (directions 0 or 1; axes in range of each one's rank)."""
     out = list(values) if values else [default] * count
-    return out if ndim is None else [a % nd for a, nd in zip(out, ndim)]
+    if len(out) != count:
+        raise OnnxImportError(f"Scan: {what} {out} has {len(out)} values for {count}")
+    if ndim is not None:
+        return [wrap_axis(a, nd, f"Scan: {what} value") for a, nd in zip(out, ndim)]
+    if what.endswith("directions") and not set(out) <= {0, 1}:
+        raise OnnxImportError(f"Scan: {what} {out} must be 0 (forward) or 1 (reverse)")
+    return out
 
 
 @import_rule("Scan", since=9)
@@ -104,10 +117,11 @@ def scan(*inputs, body, num_scan_inputs, scan_input_axes=None, scan_input_direct
     n = len(inputs) - num_scan_inputs
     states, scans = list(inputs[:n]), list(inputs[n:])
     k = len(body.outputs) - n
-    in_axes = _scan_attrs(scan_input_axes, len(scans), 0, [x.ndim for x in scans])
-    in_dirs = _scan_attrs(scan_input_directions, len(scans), 0)
-    out_dirs = _scan_attrs(scan_output_directions, k, 0)
-    out_axes = [int(a) for a in _scan_attrs(scan_output_axes, k, 0)]
+    _check_body("Scan", body, len(inputs), len(ctx.node.outputs))
+    in_axes = _scan_attrs(scan_input_axes, len(scans), 0, "scan_input_axes", [x.ndim for x in scans])
+    in_dirs = _scan_attrs(scan_input_directions, len(scans), 0, "scan_input_directions")
+    out_dirs = _scan_attrs(scan_output_directions, k, 0, "scan_output_directions")
+    out_axes = [int(a) for a in _scan_attrs(scan_output_axes, k, 0, "scan_output_axes")]
     # a negative output axis counts in the stacked rank (one more than a slice's)
     states, stacked = _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx)
     result = states + stacked
@@ -120,9 +134,10 @@ def scan_8(sequence_lens, *inputs, body, num_scan_inputs, directions=None, ctx):
     sequence length), and the results are stacked again."""
     n = len(inputs) - num_scan_inputs
     k = len(body.outputs) - n
+    _check_body("Scan", body, len(inputs), len(ctx.node.outputs))
     batch = inputs[0].shape[0]
     lens = None if sequence_lens is None else ints(sequence_lens)
-    dirs = _scan_attrs(directions, num_scan_inputs, 0)
+    dirs = _scan_attrs(directions, num_scan_inputs, 0, "directions")
     per_batch = []
     for b in range(batch):
         states = [x[b] for x in inputs[:n]]

@@ -160,6 +160,11 @@ def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
     check_alloc(tuple(x.shape[:2]) + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)), x.dtype,
                 "Conv (padded input)")
+    out = [max((s + lo + hi - d * (k - 1) - 1) // st + 1, 0) for s, k, st, d, (lo, hi) in
+           zip(x.shape[2:], w.shape[2:], strides, dilations, padding)]
+    check_alloc((x.shape[0], w.shape[0], *out), x.dtype, "Conv")
+    # one sample's windows are copied into a (C * kernel, output positions) matrix
+    check_alloc((x.shape[1] * math.prod(w.shape[2:]), math.prod(out)), x.dtype, "Conv (one sample's windows)")
     args = (x, w) if b is None else (x, w, b)
     return Conv.apply(*args, stride=strides, padding=padding, dilation=dilations, groups=group)
 
@@ -170,8 +175,8 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     nd = w.ndim - 2
     strides, dilations = _geometry(strides, dilations, nd)
     output_padding = tuple(output_padding) if output_padding is not None else (0,) * nd
-    full = [(s - 1) * st + (k - 1) * d + 1 + op for s, st, k, d, op in
-            zip(x.shape[2:], strides, w.shape[2:], dilations, output_padding)]
+    spans = [(s - 1) * st + (k - 1) * d + 1 for s, st, k, d in zip(x.shape[2:], strides, w.shape[2:], dilations)]
+    full = [f + op for f, op in zip(spans, output_padding)]
     if output_shape is not None:  # pads follow from the requested size
         padding = tuple(_pooling.same_split(f - o, auto_pad) for f, o in zip(full, output_shape[-nd:]))
         if any(hi < 0 for _, hi in padding):  # a larger requested size: zeros added at the end
@@ -182,6 +187,11 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
                         for f, s, st in zip(full, x.shape[2:], strides))
     else:
         padding = _auto_pads(auto_pad, x.shape[2:], w.shape[2:], strides, dilations, pads)
+    check_alloc((x.shape[0], w.shape[1] * group, *(f + op for f, op in zip(spans, output_padding))), x.dtype,
+                "ConvTranspose")
+    # each input position's products with the whole kernel are one column before they are added up
+    check_alloc((w.shape[1] * group * math.prod(w.shape[2:]), x.shape[0] * math.prod(x.shape[2:])), x.dtype,
+                "ConvTranspose (columns)")
     args = (x, w) if b is None else (x, w, b)
     if all(lo == hi for lo, hi in padding):
         return ConvTranspose.apply(*args, stride=strides, padding=padding, output_padding=output_padding,
@@ -189,6 +199,12 @@ def conv_transpose(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, 
     y = ConvTranspose.apply(*args, stride=strides, padding=((0, 0),) * nd, output_padding=output_padding,
                             dilation=dilations, groups=group)
     return y[(slice(None), slice(None)) + tuple(slice(lo, y.shape[2 + i] - hi) for i, (lo, hi) in enumerate(padding))]
+
+
+def _check_pool_pads(what, kernel_shape, pads):
+    """Pads as wide as the kernel make windows of padding only (onnxruntime refuses them)."""
+    if pads and any(p >= k for p, k in zip(pads, list(kernel_shape) * 2)):
+        raise OnnxImportError(f"{what}: pads {list(pads)} must be smaller than the kernel {list(kernel_shape)}")
 
 
 def _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad):
@@ -207,6 +223,7 @@ def _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad):
 @rule("MaxPool", 1, 8, 10, 11, 12, 22)
 def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None, storage_order=0,
              strides=None, ctx):
+    _check_pool_pads("MaxPool", kernel_shape, pads)
     args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
     if len([n for n in ctx.node.outputs if n]) > 1 or args is None:
         return _pooling.max_pool(x, kernel_shape, auto_pad, ceil_mode, dilations, pads, storage_order, strides)
@@ -217,6 +234,7 @@ def max_pool(x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape,
 @rule("AveragePool", 1, 7, 10, 11, 19, 22)
 def average_pool(x, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None, kernel_shape,
                  pads=None, strides=None):
+    _check_pool_pads("AveragePool", kernel_shape, pads)
     args = _engine_pool_args(x, kernel_shape, strides, dilations, pads, auto_pad)
     if any(d != 1 for d in dilations or ()) or args is None:
         return _pooling.avg_pool(x, kernel_shape, auto_pad, ceil_mode, count_include_pad, dilations, pads, strides)
@@ -364,6 +382,7 @@ def upsample(x, scales, *, mode="nearest"):
                                       nearest_mode="floor")
     s = values(scales).reshape(-1).tolist()
     out_shape = [int(math.floor(n * f)) for n, f in zip(x.shape, s)]
+    check_alloc(out_shape, x.dtype, "Upsample")
     return _resize(x, out_shape, s, mode, "asymmetric", "floor")
 
 

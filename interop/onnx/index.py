@@ -107,19 +107,20 @@ import math  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, is_float, rule, values  # noqa: E402
-from ._import_util import axes as wrap_axes, axis as wrap_axis, check_alloc  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis, check_alloc, distinct_axes  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
 @import_rule("Gather", since=1)
 def gather(x, indices, *, axis=0):
     axis = wrap_axis(axis, x.ndim)
+    check_alloc(x.shape[:axis] + indices.shape + x.shape[axis + 1:], x.dtype, "Gather")
     idx = _fix_index(values(indices), x.shape[axis], "Gather")
     return x[(slice(None),) * axis + (idx,)]
 
 
 def _slice(x, starts, ends, axes, steps):
-    axes = list(range(len(starts))) if axes is None else wrap_axes(axes, x.ndim)
+    axes = list(range(len(starts))) if axes is None else distinct_axes(axes, x.ndim)
     steps = [1] * len(starts) if steps is None else steps
     if not len(starts) == len(ends) == len(axes) == len(steps):
         raise OnnxImportError(f"Slice: starts {starts}, ends {ends}, axes {axes} and steps {steps} must have one "

@@ -16,9 +16,9 @@ def _export_matmul(g, op, inputs):
 import numpy as np  # noqa: E402
 
 import autocompyute.functional as F  # noqa: E402
-from autocompyute.ops.onnx_ops import det, einsum  # noqa: E402
+from autocompyute.ops.onnx_ops import det, einsum, einsum_parts  # noqa: E402
 
-from ._import_util import check_broadcast, const, is_float, rule, values  # noqa: E402
+from ._import_util import check_alloc, check_broadcast, const, is_float, rule, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
 
@@ -35,6 +35,8 @@ def matmul(a, b):
 @import_rule("Gemm", since=7)
 def gemm(a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):  # noqa: N803
     a = a.T if transA else a
+    if a.ndim == b.ndim == 2:
+        check_alloc((a.shape[0], b.shape[0] if transB else b.shape[1]), np.result_type(a.dtype, b.dtype), "Gemm")
     if transB and c is not None and alpha == 1.0 and beta == 1.0 and c.ndim == 1:
         return F.linear(a, b, c)  # the common Linear layer: one fused op
     y = F.matmul(a, b.T if transB else b)
@@ -54,6 +56,12 @@ def gemm_legacy(a, b, c=None, *, alpha=1.0, beta=1.0, broadcast=0, transA=0, tra
 
 @rule("Einsum", 12)
 def einsum_(*xs, equation):
+    terms, out = einsum_parts(equation, [x.ndim for x in xs])
+    sizes = {}  # each subscript's length (the largest where a length-1 dim broadcasts)
+    for t, x in zip(terms, xs):
+        for c, d in zip(t, x.shape):
+            sizes[c] = max(sizes.get(c, 1), d)
+    check_alloc([sizes.get(c, 1) for c in out], np.result_type(*[x.dtype for x in xs]), "Einsum")
     if all(is_float(x) for x in xs):
         return einsum(equation, *xs)
     return const(np.einsum(equation, *[values(x) for x in xs]), xs[0])

@@ -77,7 +77,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 
 from ._import_util import apply_movement, check_alloc, const, flat_positions, gather_positions  # noqa: E402
 from ._import_util import ints, is_float, rule, scalar_like, values  # noqa: E402
-from ._import_util import axes as wrap_axes, axis as wrap_axis  # noqa: E402
+from ._import_util import axes as wrap_axes, axis as wrap_axis, distinct_axes  # noqa: E402
 from ..errors import OnnxImportError  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
@@ -106,12 +106,17 @@ def transpose(x, *, perm=None):
 
 @import_rule("Concat", since=4)
 def concat(*xs, axis):
+    shape = list(xs[0].shape)
+    if shape:  # (a scalar input: the op says what is wrong)
+        a = wrap_axis(axis, len(shape))
+        shape[a] = sum(x.shape[a] for x in xs if x.ndim > a)
+        check_alloc(shape, xs[0].dtype, "Concat")
     return F.cat(list(xs), axis)
 
 
 def _unsqueeze(x, axes):
     rank = x.ndim + len(axes)
-    for a in sorted(wrap_axes(axes, rank)):
+    for a in sorted(distinct_axes(axes, rank)):
         x = F.unsqueeze(x, a)
     return x
 
@@ -196,6 +201,8 @@ def _blocksize(what, x, b):
 @rule("DepthToSpace", 1, 11, 13)
 def depth_to_space(x, *, blocksize, mode="DCR"):
     b = _blocksize("DepthToSpace", x, blocksize)
+    if mode not in ("DCR", "CRD"):
+        raise OnnxImportError(f"DepthToSpace: mode {mode!r} is neither DCR nor CRD")
 
     def fn(a):
         n, c, h, w = a.shape
@@ -253,7 +260,7 @@ def center_crop_pad(x, shape, *, axes=None):
 
 # ---- Pad: constant, reflect, edge and wrap; negative pads crop ----
 def _pad(x, pads, mode, value, axes=None):
-    axes = list(range(x.ndim)) if axes is None else wrap_axes(axes, x.ndim)
+    axes = list(range(x.ndim)) if axes is None else distinct_axes(axes, x.ndim)
     k = len(axes)
     if len(pads) != 2 * k:
         raise OnnxImportError(f"Pad: {len(pads)} pads for {k} axes of an input of shape {x.shape} (need {2 * k})")

@@ -44,11 +44,11 @@ def _reduction(op_type, fn, attr_versions, input_versions):
     """Register fn(x, axes: tuple, keepdims: bool) for ReduceX: axes as an attribute at `attr_versions`, as an
     input (with noop_with_empty_axes) at `input_versions`."""
     def with_attribute(x, *, axes=None, keepdims=1):
-        return fn(x, _reduce_axes(x, axes, 0), bool(keepdims))
+        return fn(x, _reduce_axes(x, axes, 0), keepdims == 1)  # (any other value drops them, as onnxruntime)
 
     def with_input(x, axes=None, *, keepdims=1, noop_with_empty_axes=0):
         dims = _reduce_axes(x, axes, noop_with_empty_axes)
-        return x if dims is None else fn(x, dims, bool(keepdims))
+        return x if dims is None else fn(x, dims, keepdims == 1)
 
     for since in attr_versions:
         import_rule(op_type, since=since)(with_attribute)
@@ -125,7 +125,12 @@ _reduction("ReduceProd", _floats_or(lambda x, ax, k: F.prod(x, ax, keepdim=k), n
 _reduction("ReduceL1", lambda x, ax, k: _sum(_abs(x), ax, k), (1, 11, 13), (18,))
 _reduction("ReduceL2", _l2, (1, 11, 13), (18,))
 _reduction("ReduceSumSquare", lambda x, ax, k: _sum(x * x, ax, k), (1, 11, 13), (18,))
-_reduction("ReduceLogSum", lambda x, ax, k: F.log(_sum(x, ax, k)), (1, 11, 13), (18,))
+def _log_sum(x, axes, keepdims):  # integers: computed in floating point, truncated back (as onnxruntime)
+    return F.log(_sum(x, axes, keepdims)) if is_float(x) else const(
+        np.log(values(x).sum(axis=axes, keepdims=keepdims)).astype(x.dtype), x)
+
+
+_reduction("ReduceLogSum", _log_sum, (1, 11, 13), (18,))
 _reduction("ReduceLogSumExp", _logsumexp, (1, 11, 13), (18,))
 
 
@@ -159,7 +164,7 @@ def _arg_rule(largest):
         i = (xp.argmax if largest else xp.argmin)(a, axis=axis)
         if select_last_index:
             i = a.shape[axis] - 1 - i
-        if keepdims:
+        if keepdims == 1:
             i = xp.expand_dims(i, axis)
         return Tensor(xp.asarray(i, dtype=xp.int64))
     return arg

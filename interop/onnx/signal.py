@@ -31,7 +31,9 @@ def dft_20(x, dft_length=None, axis=None, *, inverse=0, onesided=0):
 
 def _length(x, dft_length, axis, half_spectrum):
     if dft_length is not None:
-        return int(scalar(dft_length))
+        n = int(scalar(dft_length))
+        check_alloc(x.shape[:axis] + (n,) + x.shape[axis + 1:-1] + (2,), x.dtype, "DFT")
+        return n
     return 2 * (x.shape[axis] - 1) if half_spectrum else x.shape[axis]
 
 

@@ -25,7 +25,7 @@ def tf_idf_vectorizer(x, *, max_gram_length, max_skip_count, min_gram_length, mo
     counts = np.zeros((rows.shape[0], width), np.float32)
     for r, row in enumerate(rows):
         smallest = min_gram_length
-        for skip in range(1, max_skip_count + 2):
+        for skip in range(1, min(max_skip_count + 1, len(row)) + 1):  # longer skips leave the row: nothing to count
             for start in range(len(row)):
                 gram = ()
                 for k in range(max_gram_length):

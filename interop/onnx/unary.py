@@ -88,6 +88,7 @@ import autocompyute.functional as F  # noqa: E402
 from autocompyute.ops.onnx_ops import pointwise  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
+from ..errors import OnnxImportError  # noqa: E402
 from . import safety  # noqa: E402
 from ._import_util import const, is_float, rule, scalar, values  # noqa: E402
 from .registry import import_rule  # noqa: E402
@@ -137,6 +138,8 @@ def gelu(x, *, approximate="none"):
 
 @rule("LeakyRelu", 1, 6, 16)
 def leaky_relu(x, *, alpha=0.01):
+    if not is_float(x):
+        raise OnnxImportError(f"LeakyRelu takes floating-point input, not {x.dtype}")
     return F.where(x < 0, x * alpha, x)
 
 
