@@ -184,11 +184,22 @@ def device_dtype(dtype):
 
 
 # ---- compiling a ModelProto ----
+# Integer attributes that are yes/no switches wherever ONNX uses them. Other values are refused: runtimes read them
+# differently (onnxruntime's reductions keep dims only for keepdims == 1, its Gemm transposes for any transA != 0).
+FLAG_ATTRIBUTES = frozenset({
+    "align_corners", "allowzero", "broadcast", "ceil_mode", "center_point_box", "count_include_pad",
+    "detect_negative", "detect_positive", "exclusive", "fmod", "interleaved", "inverse", "is_causal", "is_test",
+    "keepdims", "largest", "noop_with_empty_axes", "onesided", "reverse", "saturate", "select_last_index", "sorted",
+    "storage_order", "training_mode", "transA", "transB", "upper"})
+
+
 def _attr_value(a, compiler, opsets, visible, fn_chain, what):
     t = a.type
     if t == AttributeProto.FLOAT:
         return float(a.f)
     if t == AttributeProto.INT:
+        if a.name in FLAG_ATTRIBUTES and a.i not in (0, 1):
+            raise OnnxImportError(f"{what}: attribute {a.name!r} is {a.i}; it is a switch, 0 or 1")
         return int(a.i)
     if t == AttributeProto.STRING:
         return a.s.decode("utf-8", errors="replace")

@@ -131,8 +131,6 @@ def not_(x):
 def mod(a, b, *, fmod=0):
     """fmod=1: the remainder takes the dividend's sign (C fmod); fmod=0 (integers only): the divisor's."""
     x, y = values(a), values(b)
-    if fmod not in (0, 1):
-        raise OnnxImportError(f"Mod: fmod={fmod} is neither 0 nor 1")
     if not is_float(a) and (np.asarray(y) == 0).any():
         raise OnnxImportError("Mod: integer division by zero")
     if is_float(a) and (a.requires_grad or b.requires_grad):  # y = a - b * k, k constant

@@ -44,7 +44,7 @@ def _reduction(op_type, fn, attr_versions, input_versions):
     """Register fn(x, axes: tuple, keepdims: bool) for ReduceX: axes as an attribute at `attr_versions`, as an
     input (with noop_with_empty_axes) at `input_versions`."""
     def with_attribute(x, *, axes=None, keepdims=1):
-        return fn(x, _reduce_axes(x, axes, 0), keepdims == 1)  # (any other value drops them, as onnxruntime)
+        return fn(x, _reduce_axes(x, axes, 0), keepdims == 1)  # (a switch: the importer refuses other values)
 
     def with_input(x, axes=None, *, keepdims=1, noop_with_empty_axes=0):
         dims = _reduce_axes(x, axes, noop_with_empty_axes)
