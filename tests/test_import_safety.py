@@ -678,3 +678,18 @@ def test_values_of_numpy_only_dtypes_stay_on_the_host():
     assert all(device_dtype(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int8, np.int64, np.bool_))
     assert not any(device_dtype(np.dtype(t)) for t in (ml_dtypes.float8_e5m2, ml_dtypes.float8_e4m3fn,
                                                         ml_dtypes.bfloat16, ml_dtypes.int4, np.str_, object))
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Div", "Less", "Max", "Where"])
+@pytest.mark.parametrize("types", [(TensorProto.INT32, TensorProto.FLOAT), (TensorProto.INT32, TensorProto.INT64)])
+def test_inputs_of_two_types_are_refused_like_onnxruntime(op, types):
+    """They ran with numpy's promotion (int32 / float32 gave float64); the ops take one type T for both."""
+    names = ["c", "a", "b"] if op == "Where" else ["a", "b"]
+    inputs = [vi("a", [2], types[0]), vi("b", [2], types[1])] + ([vi("c", [2], TensorProto.BOOL)] * (op == "Where"))
+    model = onnx_model([helper.make_node(op, names, ["y"])], inputs, [vi("y")], opset=17)
+    feeds = {"a": np.array([4, 6], helper.tensor_dtype_to_np_dtype(types[0])),
+             "b": np.array([2, 3], helper.tensor_dtype_to_np_dtype(types[1]))}
+    if op == "Where":
+        feeds["c"] = np.array([True, False])
+    with pytest.raises(OnnxImportError, match="inputs of types .* the op takes two of one type"):
+        import_onnx(model)(**feeds)

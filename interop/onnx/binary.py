@@ -49,11 +49,14 @@ from .registry import import_rule  # noqa: E402
 
 
 def _same(a, b):
-    """ONNX gives both inputs one type; a float scalar constant against float data may differ in width. A
-    broadcast result is checked against the tensor limit first (equal shapes make nothing larger: no check)."""
+    """ONNX gives both inputs one type: other mixes are refused, as onnxruntime does, except floats of two widths
+    (a float scalar constant against float data), cast to the first's. A broadcast result is checked against the
+    tensor limit first (equal shapes make nothing larger: no check)."""
     if a.shape != b.shape:
         check_broadcast((a.shape, b.shape), np.result_type(a.dtype, b.dtype), "broadcast")
-    if a.dtype != b.dtype and a.dtype.kind == b.dtype.kind == "f":
+    if a.dtype != b.dtype:
+        if not a.dtype.kind == b.dtype.kind == "f":
+            raise OnnxImportError(f"inputs of types {a.dtype} and {b.dtype}: the op takes two of one type")
         b = F.cast(b, a.dtype)
     return a, b
 
@@ -76,6 +79,7 @@ def mul(a, b):
 @import_rule("Div", since=7)
 def div(a, b):
     if a.dtype.kind in "iu" and b.dtype.kind in "iu":  # integer division truncates toward zero
+        _same(a, b)
         xp, x, y = a.xp, a.data, b.data
         q = xp.floor_divide(x, y)
         q = q + ((q < 0) & (q * y != x))
