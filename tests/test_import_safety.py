@@ -693,3 +693,19 @@ def test_inputs_of_two_types_are_refused_like_onnxruntime(op, types):
         feeds["c"] = np.array([True, False])
     with pytest.raises(OnnxImportError, match="inputs of types .* the op takes two of one type"):
         import_onnx(model)(**feeds)
+
+
+def test_resize_general_form_refuses_a_longer_axis_than_its_limit(monkeypatch):
+    """Cubic resizing of a (1, 1, 1, 1) input to 500 M values passed the memory check and then worked out its
+    weights one output at a time for hours; the axis is refused first."""
+    monkeypatch.setitem(safety.LIMITS, "max_interpolated_axis", 1000)
+
+    def resized(n):
+        sizes = numpy_helper.from_array(np.array([1, 1, 1, n], np.int64), "sizes")
+        node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="cubic")
+        model = onnx_model([node], [vi("x", [1, 1, 1, 1])], [vi("y")], [sizes], opset=19)
+        return import_onnx(model)(np.ones((1, 1, 1, 1), np.float32))
+
+    with pytest.raises(UnsafeModelError, match=r"Resize \(cubic\): an output axis of 1,001 exceeds the limit"):
+        resized(1001)
+    assert resized(1000).shape == (1, 1, 1, 1000)

@@ -9,6 +9,7 @@ import numpy as np
 import autocompyute.functional as F
 
 from ..errors import OnnxImportError
+from . import safety
 from ._import_util import axes as wrap_axes, check_alloc, const, ints, values
 
 
@@ -140,6 +141,10 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
         if unchanged:
             continue
         check_alloc((out[d], x.shape[d]), np.float64, "Resize (interpolation matrix)")
+        if out[d] > safety.LIMITS["max_interpolated_axis"]:
+            raise safety.UnsafeModelError(
+                f"Resize ({mode}): an output axis of {out[d]:,} exceeds the limit of "
+                f"{safety.LIMITS['max_interpolated_axis']:,} for this form (safety.LIMITS['max_interpolated_axis'])")
         m, outside = _resize_matrix(x.shape[d], out[d], factor[d], mode, coordinate_transformation_mode,
                                     nearest_mode, cubic_coeff_a, exclude_outside, antialias,
                                     None if roi is None else (roi[d], roi[d + r]))

@@ -16,9 +16,11 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 from ..errors import OnnxImportError, UnsafeModelError
 
 # Adjustable limits: the largest tensor (in bytes) a file may declare or a node may allocate, the most iterations
-# the Loops and Scans of one model run may run all together (nested ones included), and the most nodes a model may
-# expand to (function calls compile their body each time).
-LIMITS = {"max_tensor_bytes": 4 << 30, "max_loop_iterations": 1_000_000, "max_compiled_nodes": 2_000_000}
+# the Loops and Scans of one model run may run all together (nested ones included), the most nodes a model may
+# expand to (function calls compile their body each time), and the longest axis Resize's general form may
+# produce (its interpolation weights are worked out one output at a time, about 20 us each).
+LIMITS = {"max_tensor_bytes": 4 << 30, "max_loop_iterations": 1_000_000, "max_compiled_nodes": 2_000_000,
+          "max_interpolated_axis": 1 << 17}
 MAX_DIM = 1 << 40  # no single dimension is longer, whatever the others
 
 _NUMPY_DTYPES = {
