@@ -385,3 +385,34 @@ def test_center_crop_pad_keeps_an_integer_dtype_and_crops_and_pads_like_onnxrunt
     got = import_onnx(model)(x, s).numpy()
     assert got.dtype == np.int32                                    # (it came back as int64)
     np.testing.assert_array_equal(got, want)
+
+
+def _attention_model(mask_type=None, **attrs):
+    inputs = [vi(n, [2, 3, 4, 8]) for n in ("q", "k", "v")]
+    names = ["q", "k", "v"]
+    if mask_type is not None:
+        inputs.append(vi("m", [4, 4], mask_type))
+        names.append("m")
+    return onnx_model([helper.make_node("Attention", names, ["y"], **attrs)], inputs, [vi("y")], opset=23)
+
+
+@pytest.mark.parametrize("mask_type,attrs", [(None, {"softcap": -1.0}), (TensorProto.INT32, {}),
+                                             (TensorProto.DOUBLE, {})], ids=["negative-softcap", "int-mask",
+                                                                             "double-mask"])
+def test_attention_reads_softcap_and_mask_types_as_onnxruntime(mask_type, attrs):
+    """A negative softcap capped the scores at a negative value (it caps nothing); an additive mask of another type
+    than Q made the output float64 (it has Q's type)."""
+    rng = np.random.default_rng(0)
+    feeds = {n: rng.standard_normal((2, 3, 4, 8)).astype(np.float32) for n in ("q", "k", "v")}
+    if mask_type is not None:
+        feeds["m"] = (rng.standard_normal((4, 4)) * 3).astype(helper.tensor_dtype_to_np_dtype(mask_type))
+    model = _attention_model(mask_type, **attrs)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    got = import_onnx(model)(**feeds).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_refuses_a_scale_that_is_not_finite():
+    with pytest.raises(OnnxImportError, match="Attention: scale nan is not a finite number"):
+        import_onnx(_attention_model(scale=float("nan")))(**{n: np.ones((2, 3, 4, 8), np.float32) for n in "qkv"})

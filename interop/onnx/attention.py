@@ -5,6 +5,7 @@ import numpy as np
 
 import autocompyute.functional as F
 
+from ..errors import OnnxImportError
 from .registry import import_rule
 
 
@@ -16,10 +17,21 @@ def _heads(t, n_heads):
     return F.permute(F.reshape(t, (b, s, n_heads, hd // n_heads)), (0, 2, 1, 3))
 
 
+def _scale_and_softcap(scale, softcap):
+    """A finite scale or none; a softcap at or below 0 caps nothing (as ONNX's reference and onnxruntime read it,
+    where the function body would cap at a negative value)."""
+    if scale is not None and not math.isfinite(scale):
+        raise OnnxImportError(f"Attention: scale {scale} is not a finite number")
+    return scale, max(softcap, 0.0)
+
+
 @import_rule("Attention", since=23)
 def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, *, is_causal=0,
               kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None, softcap=0.0,
               softmax_precision=None, ctx):
+    scale, softcap = _scale_and_softcap(scale, softcap)
+    if attn_mask is not None and attn_mask.dtype not in (np.bool_, q.dtype):
+        attn_mask = F.cast(attn_mask, q.dtype)  # an additive mask of another type: the output has Q's type
     if (is_causal or qk_matmul_output_mode or nonpad_kv_seqlen is not None or softcap or len(ctx.node.outputs) > 3
             or attn_mask is not None and attn_mask.dtype == np.bool_ or q.dtype == np.float16):
         # composed here: the plain and masked cases; the rest runs ONNX's own function body for Attention
@@ -55,6 +67,9 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
 def attention_25(*inputs, ctx, **attrs):
     """Opset 25 adds sliding windows (left/right_window_size): ONNX's function body for Attention runs."""
     from .control import run_function_body
+    attrs["scale"], attrs["softcap"] = _scale_and_softcap(attrs.get("scale"), attrs.get("softcap", 0.0))
+    if attrs["scale"] is None:
+        del attrs["scale"]
     return run_function_body("Attention", inputs, attrs, ctx, default_opset=25)
 
 
