@@ -136,7 +136,7 @@ def torch_model(name, threads):
             self.ln_f, self.lm_head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
 
         def forward(self, idx):  # (B, T) -> (B, T, vocab)
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
             for b in self.blocks:
                 x = b(x)
             return self.lm_head(self.ln_f(x))
