@@ -34,7 +34,7 @@ class AutoCompyuteRep(BackendRep):
         self.device = _DEVICES[_device_name(device)]
 
     def _tensor(self, x):  # arrays go to the module, which puts them on its device
-        return x.to(self.device) if isinstance(x, Tensor) else np.asarray(x)
+        return x.to(self.device) if isinstance(x, Tensor) else x
 
     def run(self, inputs, **kwargs):
         with ac.no_grad():

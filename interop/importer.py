@@ -88,6 +88,12 @@ class Context:
         unless `isolated` (function bodies). Returns the list of its outputs."""
         return _run_graph(self.module, graph, inputs, None if isolated else self.env)
 
+    def one_device(self, values):
+        """`values` (Tensors a rule combines, e.g. a Loop's iterations to stack) on one device, as a node's inputs
+        are (see `_one_device`)."""
+        device = self.module._const_device
+        return values if device == "cpu" else _one_device(values, device)
+
     def spend_iterations(self, n):
         """Count `n` iterations of this node (a Loop or Scan) against the run's budget; UnsafeModelError naming
         the node when the run's loops, over all nesting, would go past it."""
@@ -184,12 +190,14 @@ def device_dtype(dtype):
 
 
 # ---- compiling a ModelProto ----
-# Integer attributes that are yes/no switches wherever ONNX uses them. Other values are refused: runtimes read them
-# differently (onnxruntime's reductions keep dims only for keepdims == 1, its Gemm transposes for any transA != 0).
+# Integer attributes of the default domain's ops that are yes/no switches in every op and opset that has them (the
+# slot's name: a function passes its own attributes in under other names). Other values are refused: runtimes read
+# them differently (onnxruntime's reductions keep dims only for keepdims == 1, its Gemm transposes for any transA
+# != 0). (Not is_test: the spec says "nonzero".)
 FLAG_ATTRIBUTES = frozenset({
     "align_corners", "allowzero", "broadcast", "ceil_mode", "center_point_box", "count_include_pad",
-    "detect_negative", "detect_positive", "exclusive", "fmod", "interleaved", "inverse", "is_causal", "is_test",
-    "keepdims", "largest", "noop_with_empty_axes", "onesided", "reverse", "saturate", "select_last_index", "sorted",
+    "detect_negative", "detect_positive", "exclusive", "fmod", "interleaved", "inverse", "is_causal", "keepdims",
+    "largest", "noop_with_empty_axes", "onesided", "reverse", "saturate", "select_last_index", "sorted",
     "storage_order", "training_mode", "transA", "transB", "upper"})
 
 
@@ -198,8 +206,6 @@ def _attr_value(a, compiler, opsets, visible, fn_chain, what):
     if t == AttributeProto.FLOAT:
         return float(a.f)
     if t == AttributeProto.INT:
-        if a.name in FLAG_ATTRIBUTES and a.i not in (0, 1):
-            raise OnnxImportError(f"{what}: attribute {a.name!r} is {a.i}; it is a switch, 0 or 1")
         return int(a.i)
     if t == AttributeProto.STRING:
         return a.s.decode("utf-8", errors="replace")
@@ -393,6 +399,9 @@ class _Compiler:
                 self._miss(domain, node.op_type, opset, f" attribute {attr_name!r}", name)
                 continue
             parsed[attr_name] = _attr_value(a, self, opsets, scope, fn_chain, f"node {name!r}")
+            if attr_name in FLAG_ATTRIBUTES and domain == "" and parsed[attr_name] not in (0, 1):
+                raise OnnxImportError(f"node {name!r} ({node.op_type}): attribute {attr_name!r} is "
+                                      f"{parsed[attr_name]}; it is a switch, 0 or 1")
         return Step(rule, list(node.input), list(node.output), parsed, wants_ctx, name, node.op_type)
 
     def plan_frees(self):
@@ -482,6 +491,7 @@ class OnnxModule(Module):
         if len(args) > len(self.input_names):
             raise OnnxImportError(f"the model takes {len(self.input_names)} inputs {self.input_names}, "
                                   f"got {len(args)}")
+        self._follow_parameters()
         feeds = dict(self._parameters)  # _run_graph starts from g.consts; these replace constants of one name
         feeds.update(self._buffers)
         given = dict(zip(self.input_names, args))
@@ -509,10 +519,21 @@ class OnnxModule(Module):
         super().to(*args, dtype=dtype, device=device)
         device = to_arguments(args, dtype, device)[1]
         if device is not None:
-            device = backends.parse_device(device)
-            object.__setattr__(self, "_const_device", device)
-            _move_constants(self._graph, device, set())
+            self._place_constants(backends.parse_device(device))
         return self
+
+    def _place_constants(self, device):
+        object.__setattr__(self, "_const_device", device)
+        _move_constants(self._graph, device, set())
+
+    def _follow_parameters(self):
+        """Constants to the parameters' device where they differ: a Module holding this one moves its parameters
+        with its own `to`, which does not call this one's."""
+        first = next(iter(self._parameters.values()), None)
+        if first is None:
+            first = next(iter(self._buffers.values()), None)
+        if first is not None and first.device != self._const_device:
+            self._place_constants(first.device)
 
     # ---- freezing ----
     def _select(self, names_or_predicate):
@@ -584,7 +605,7 @@ def _as_input(x, dtype, name, device="cpu"):
     if isinstance(x, Tensor):
         return x
     try:
-        arr = np.asarray(x)
+        arr = backends.as_array(np, x)  # numpy and cupy arrays as they are
     except ValueError as e:  # a ragged nested list, say
         raise OnnxImportError(f"input {name!r} is not an array: {e}") from e
     if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
@@ -599,7 +620,9 @@ def _move_constants(graph, device, seen):
     if id(graph) in seen:
         return
     seen.add(id(graph))
-    moved = lambda t: t if isinstance(t, Parameter) else Tensor(backends.to_device(t.data, device))
+    def moved(t):
+        return t if isinstance(t, Parameter) else Tensor(backends.to_device(t.data, device))
+
     for name, t in graph.consts.items():
         graph.consts[name] = moved(t)
     for step in graph.steps:

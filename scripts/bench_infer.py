@@ -13,7 +13,8 @@ native model it came from; its target is imported / native <= 1.2x.
 
 Where PyTorch is installed (`pip install torch==2.13.0`; `--no-torch` leaves it out), its eager no_grad forward of
 the same model (bench_train's PyTorch definitions, torch.set_num_threads(2)) is timed too, in a process of its
-own, as a second reference: an eager framework's cost against onnxruntime's optimized graph.
+own, as a second reference: an eager framework's cost against onnxruntime's optimized graph. Its OpenMP threads
+spin while they wait, so on a machine busy with other work its times jump by 10-50x: read it from quiet runs.
 """
 import argparse
 import importlib.util
@@ -130,7 +131,9 @@ def time_torch(name, arrays, repeats):
         path = os.path.join(tmp, "inputs.npz")
         np.savez(path, *arrays)
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-worker", name, path, str(repeats)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"the PyTorch worker for {name} failed:\n{out.stderr}")
     return float(out.stdout.split()[-1])
 
 
@@ -154,6 +157,7 @@ def _first(out):
     """The first output as a numpy array."""
     out = out[0] if isinstance(out, tuple) else out
     return np.asarray(out.numpy() if isinstance(out, ac.Tensor) else out)
+
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--torch-worker"]:

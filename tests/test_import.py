@@ -416,3 +416,45 @@ def test_attention_reads_softcap_and_mask_types_as_onnxruntime(mask_type, attrs)
 def test_attention_refuses_a_scale_that_is_not_finite():
     with pytest.raises(OnnxImportError, match="Attention: scale nan is not a finite number"):
         import_onnx(_attention_model(scale=float("nan")))(**{n: np.ones((2, 3, 4, 8), np.float32) for n in "qkv"})
+
+
+def _calling(op, inputs, slot, name, value):
+    """A model calling a local function whose one `op` node takes attribute `slot` from the function's attribute
+    `name`, which the call sets to `value`."""
+    node = helper.make_node(op, inputs, ["y"])
+    node.attribute.append(onnx.AttributeProto(name=slot, ref_attr_name=name, type=onnx.AttributeProto.INT))
+    f = helper.make_function("local", "F", inputs, ["y"], [node], [helper.make_opsetid("", 13)], [name])
+    call = helper.make_node("F", inputs, ["y"], domain="local", **{name: value})
+    graph = helper.make_graph([call], "g", [vi("x", [2, 3]), vi("i", [1], TensorProto.INT64)][:len(inputs)],
+                              [vi("y")])
+    return helper.make_model(graph, functions=[f], opset_imports=[helper.make_opsetid("", 13),
+                                                                  helper.make_opsetid("local", 1)])
+
+
+def test_switch_check_reads_the_op_slot_not_the_function_attribute_name():
+    """A function attribute named like a switch but passed to Gather's axis was refused; keepdims=2 passed in
+    through a function attribute was not seen (the check read the caller's name)."""
+    gather = _calling("Gather", ["x", "i"], "axis", "reverse", -1)
+    assert import_onnx(gather)(np.ones((2, 3), np.float32), np.array([0])).shape == (2, 1)
+    with pytest.raises(OnnxImportError, match="attribute 'keepdims' is 2; it is a switch"):
+        import_onnx(_calling("ReduceSum", ["x"], "keepdims", "k", 2))
+
+
+def test_is_test_reads_any_nonzero_value_as_its_spec_says():
+    model = onnx_model([helper.make_node("Dropout", ["x"], ["y"], is_test=2, ratio=0.5)], [vi("x", [4])], [vi("y")],
+                       opset=6)
+    np.testing.assert_array_equal(import_onnx(model).train()(np.ones(4, np.float32)).numpy(), np.ones(4))
+
+
+@pytest.mark.parametrize("limit,iou", [([2, 5], [0.5]), ([2], [0.5, 0.1]), ([], [0.5])],
+                         ids=["two-limits", "two-thresholds", "no-limit"])
+def test_non_max_suppression_reads_its_scalars_as_onnxruntime(limit, iou):
+    """onnxruntime takes the first value of a longer list and none as 0 boxes; the strict scalar read refused."""
+    boxes = np.array([[[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, 5, 1, 6]]], np.float32)
+    scores = np.array([[[0.9, 0.8, 0.7]]], np.float32)
+    inits = [numpy_helper.from_array(np.array(limit, np.int64), "m"), numpy_helper.from_array(np.array(iou, np.float32),
+                                                                                             "i")]
+    model = onnx_model([helper.make_node("NonMaxSuppression", ["b", "s", "m", "i"], ["y"])],
+                       [vi("b", [1, 3, 4]), vi("s", [1, 1, 3])], [vi("y", None, TensorProto.INT64)], inits, opset=13)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"b": boxes, "s": scores})[0]
+    np.testing.assert_array_equal(import_onnx(model)(boxes, scores).numpy(), want)

@@ -71,3 +71,54 @@ def test_constants_of_subgraphs_and_constant_nodes_move_with_the_module(cond):
     back = module.to("cpu")(x, np.array(cond))  # and back again
     assert back.device == "cpu"
     np.testing.assert_allclose(back.numpy(), y.numpy(), rtol=1e-12)
+
+
+def test_an_imported_model_inside_another_module_follows_its_to():
+    """The holder's `to` moves every parameter but does not call the imported module's own: its constants (a
+    float constant initializer here) follow its parameters at the next call."""
+    class Head(ac.nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body, self.out = body, ac.nn.Linear(3, 2).double()
+
+        def forward(self, x):
+            return self.out(self.body(x))
+
+    head = Head(_OneInput(import_onnx(_constants_everywhere())))
+    x = np.array([1.0, -2.0, 0.5])
+    want = head(x).numpy()
+    head.to("cuda")
+    got = head(x)
+    assert got.device == "cuda"
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+
+
+class _OneInput(ac.nn.Module):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return self.body(x, np.array(True))
+
+
+def test_loop_outputs_made_on_both_devices_stack_on_the_gpu():
+    """A Loop's first scan output comes from a CPU-made start value (ConstantOfShape), the next ones from adding
+    a GPU input: stacking them mixed numpy and cupy arrays."""
+    body = helper.make_graph([helper.make_node("Add", ["acc_in", "x"], ["acc_out"]),
+                              helper.make_node("Identity", ["acc_in"], ["scan"]),
+                              helper.make_node("Identity", ["cond_in"], ["cond_out"])], "body",
+                             [vi("i", [], TensorProto.INT64), vi("cond_in", [], TensorProto.BOOL),
+                              vi("acc_in", [3], TensorProto.DOUBLE)],
+                             [vi("cond_out", [], TensorProto.BOOL), vi("acc_out", [3], TensorProto.DOUBLE),
+                              vi("scan", [3], TensorProto.DOUBLE)])
+    zero = numpy_helper.from_array(np.array([0.0]), "zero")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["start"], value=zero),
+             helper.make_node("Loop", ["n", "", "start"], ["final", "scans"], body=body)]
+    inits = [numpy_helper.from_array(np.array([3], np.int64), "shape"),
+             numpy_helper.from_array(np.array(3, np.int64), "n")]
+    model = onnx_model(nodes, [vi("x", [3], TensorProto.DOUBLE)],
+                       [vi("final", [3], TensorProto.DOUBLE), vi("scans", [3, 3], TensorProto.DOUBLE)], inits)
+    final, scans = import_onnx(model).to("cuda")(np.array([1.0, 2.0, 3.0]))
+    assert scans.device == "cuda"
+    np.testing.assert_allclose(scans.numpy(), [[0, 0, 0], [1, 2, 3], [2, 4, 6]])

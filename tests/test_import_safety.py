@@ -469,7 +469,8 @@ def _invalid_model_cases():
     ident = lambda a, b_: helper.make_node("Identity", [a], [b_])  # noqa: E731
     two_outs = helper.make_graph([ident("x", "o1"), ident("x", "o2")], "two", [], [vi("o1"), vi("o2")])
     yield "If branch outputs", [helper.make_node("If", ["c"], ["y"], then_branch=two_outs, else_branch=two_outs)], \
-        [("c", [], b), ("x", [2], F32)], [], 13, "If then_branch: the body takes 0 inputs and gives 2 outputs; the node needs 0 and 1"
+        [("c", [], b), ("x", [2], F32)], [], 13, \
+        "If then_branch: the body takes 0 inputs and gives 2 outputs; the node needs 0 and 1"
     body = helper.make_graph([ident("c", "c_out"), ident("x", "v_out")], "body",
                              [vi("i", [], i64), vi("c", [], b)], [vi("c_out", [], b), vi("v_out")])
     yield "Loop body inputs", [helper.make_node("Loop", ["m", "", "x"], ["y"], body=body)], [("x", [2], F32)], \
@@ -669,9 +670,9 @@ def test_broadcasts_and_products_are_checked_before_computing():
         import_onnx(mm)(np.ones((big, 1), np.float32), np.ones((1, big), np.float32))
 
 
-def test_values_of_numpy_only_dtypes_stay_on_the_host():
+def test_device_dtype_tells_the_dtypes_a_gpu_array_can_hold():
     """float8, int4 and bfloat16 (ml_dtypes) have no GPU array type: an imported module on a GPU keeps such inputs
-    on the CPU for Cast to read, and never moves them to meet device values."""
+    on the CPU for Cast to read (the placement itself is tested on a GPU: tests/test_import_gpu.py)."""
     import ml_dtypes
 
     from interop.importer import device_dtype

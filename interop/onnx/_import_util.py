@@ -40,12 +40,15 @@ def ints(t):
     return [int(v) for v in values(t).reshape(-1)]
 
 
-def scalar(t, default=None):
-    """A 0-d or one-element Tensor as a Python number; None (an omitted input) gives `default`. More elements are an
-    OnnxImportError (taking the first one would run a model that onnxruntime refuses)."""
+def scalar(t, default=None, lenient=False):
+    """A 0-d or one-element Tensor as a Python number; None (an omitted input) gives `default`. More or fewer
+    elements are an OnnxImportError (the spec asks for a scalar, and onnxruntime refuses them for most ops), except
+    with `lenient`: the first value, or `default` for none (NonMaxSuppression's reading in onnxruntime)."""
     if t is None:
         return default
     v = values(t)
+    if lenient:
+        return v.reshape(-1)[0].item() if v.size else default
     if v.size != 1:
         raise OnnxImportError(f"a scalar input must hold one value, not {v.size} (shape {v.shape})")
     return v.reshape(-1)[0].item()

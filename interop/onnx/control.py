@@ -64,7 +64,7 @@ def loop(max_trip_count=None, cond=None, *carried, body, ctx):
     stacked = []
     for k in range(n_scan):
         if scans:
-            stacked.append(F.stack([s[k] for s in scans], 0))
+            stacked.append(F.stack(ctx.one_device([s[k] for s in scans]), 0))
         else:
             stacked.append(Tensor(np.zeros((0,), np.float32)))
     result = values + stacked
@@ -92,7 +92,7 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
         ys = [c[j] for c in collected]
         if out_dirs[j]:
             ys = ys[::-1]
-        stacked.append(F.stack(ys, out_axes[j]) if ys else Tensor(np.zeros((0,), np.float32)))
+        stacked.append(F.stack(ctx.one_device(ys), out_axes[j]) if ys else Tensor(np.zeros((0,), np.float32)))
     return states, stacked
 
 

@@ -125,6 +125,8 @@ _reduction("ReduceProd", _floats_or(lambda x, ax, k: F.prod(x, ax, keepdim=k), n
 _reduction("ReduceL1", lambda x, ax, k: _sum(_abs(x), ax, k), (1, 11, 13), (18,))
 _reduction("ReduceL2", _l2, (1, 11, 13), (18,))
 _reduction("ReduceSumSquare", lambda x, ax, k: _sum(x * x, ax, k), (1, 11, 13), (18,))
+
+
 def _log_sum(x, axes, keepdims):  # integers: computed in floating point, truncated back (as onnxruntime)
     return F.log(_sum(x, axes, keepdims)) if is_float(x) else const(
         np.log(values(x).sum(axis=axes, keepdims=keepdims)).astype(x.dtype), x)

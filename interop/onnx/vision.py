@@ -249,9 +249,9 @@ def non_max_suppression(boxes, scores, max_output_boxes_per_class=None, iou_thre
                         score_threshold=None, *, center_point_box=0):
     """Greedy selection per batch and class: (num_selected, 3) int64 rows [batch, class, box]."""
     bx, sc = values(boxes).astype(np.float64), values(scores).astype(np.float64)
-    limit = int(scalar(max_output_boxes_per_class, 0))
-    iou_max = float(scalar(iou_threshold, 0.0))
-    floor = scalar(score_threshold)
+    limit = int(scalar(max_output_boxes_per_class, 0, lenient=True))
+    iou_max = float(scalar(iou_threshold, 0.0, lenient=True))
+    floor = scalar(score_threshold, lenient=True)
     picked = []
     for b in range(sc.shape[0]):
         for c in range(sc.shape[1]):
