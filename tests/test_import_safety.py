@@ -709,3 +709,18 @@ def test_resize_general_form_refuses_a_longer_axis_than_its_limit(monkeypatch):
     with pytest.raises(UnsafeModelError, match=r"Resize \(cubic\): an output axis of 1,001 exceeds the limit"):
         resized(1001)
     assert resized(1000).shape == (1, 1, 1, 1000)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_a_non_finite_value_reaches_only_the_outputs_that_read_it(value):
+    """ScatterND's add padded each output with weight-0 copies of its data element (and AveragePool pads with
+    weight-0 terms): inf * 0 made a nan where nothing was scattered, and onnxruntime keeps the data."""
+    data = np.arange(8, dtype=np.float32).reshape(4, 2)
+    data[3, 1] = value
+    node = helper.make_node("ScatterND", ["data", "indices", "updates"], ["y"], reduction="add")
+    indices = numpy_helper.from_array(np.array([[0], [0]], np.int64), "indices")
+    model = onnx_model([node], [vi("data", [4, 2]), vi("updates", [2, 2])], [vi("y")], [indices], opset=18)
+    y = import_onnx(model)(data, np.ones((2, 2), np.float32)).numpy()
+    want = data.copy()
+    want[0] += 2
+    np.testing.assert_array_equal(y, want)

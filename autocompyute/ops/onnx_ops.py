@@ -24,7 +24,10 @@ class GatherMap(Op):
         self.save(shapes=[x.shape for x in xs], dtype=flat.dtype)
         y = flat[index]
         if self.weight is not None:
-            y = (y * xp.asarray(self.weight, dtype=flat.dtype)).sum(axis=-1)
+            w = xp.asarray(self.weight, dtype=flat.dtype)
+            if flat.dtype.kind in "fc" and not xp.isfinite(flat).all():
+                y = xp.where(w == 0, 0, y)  # a weight-0 term reads nothing: inf * 0 would make a nan
+            y = (y * w).sum(axis=-1)
         return y
 
     def backward(self, dy):
