@@ -724,3 +724,14 @@ def test_a_non_finite_value_reaches_only_the_outputs_that_read_it(value):
     want = data.copy()
     want[0] += 2
     np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("mode, want", [("nearest", [1, 3]), ("linear", [np.inf, 5.5])])
+def test_resize_general_form_reads_only_the_inputs_each_output_weighs(mode, want):
+    """Its interpolation matrix was applied as a matmul, so an inf in an input no output reads added inf * 0 =
+    nan to every output along its axis; onnxruntime resizes the other values as usual."""
+    x = np.array([[[[1, np.inf, 3, 4], [5, 6, 7, 8]]]], np.float32)
+    sizes = numpy_helper.from_array(np.array([1, 1, 1, 2], np.int64), "sizes")
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, keep_aspect_ratio_policy="not_larger")
+    model = onnx_model([node], [vi("x", [1, 1, 2, 4])], [vi("y")], [sizes], opset=19)
+    np.testing.assert_array_equal(import_onnx(model)(x).numpy(), np.array(want, np.float32).reshape(1, 1, 1, 2))
