@@ -580,15 +580,20 @@ def _check_declared_shape(name, shape, declared):
 
 def _as_input(x, dtype, name, device="cpu"):
     """A call's input as a Tensor: Tensors as given, arrays and lists on the module's device (those of dtypes
-    only numpy holds stay on the CPU), floats cast to the declared float type."""
+    only numpy holds stay on the CPU). Lists and scalars take the declared type and floats of another width are
+    cast to it; arrays of another kind (ints for a float input, floats or bools for an int one) are refused, as
+    onnxruntime does: the graph's nodes would run on a type they were not written for."""
     if isinstance(x, Tensor):
         return x
     try:
-        arr = np.asarray(x)
-    except ValueError as e:  # a ragged nested list, say
-        raise OnnxImportError(f"input {name!r} is not an array: {e}") from e
-    if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
-        arr = arr.astype(dtype)
+        arr = np.asarray(x, dtype=dtype if isinstance(x, (list, tuple, bool, int, float)) else None)
+    except (ValueError, TypeError, OverflowError) as e:  # a ragged nested list, a value out of the type's range
+        raise OnnxImportError(f"input {name!r} is not an array{'' if dtype is None else f' of {dtype}'}: {e}") from e
+    if dtype is not None and arr.dtype != dtype and arr.dtype.kind in "biuf":
+        if arr.dtype.kind != dtype.kind:
+            raise OnnxImportError(f"input {name!r} is an array of {arr.dtype}; the model declares {dtype}")
+        if dtype.kind == "f":
+            arr = arr.astype(dtype)
     on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host
     return Tensor(arr if on_host else backends.to_device(arr, device))
 

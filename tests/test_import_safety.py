@@ -422,8 +422,9 @@ def _lstm_node(**attrs):
     ([helper.make_node("TopK", ["x", "k"], ["y0", "y1"])], [_int64("k", [9])], [2, 3], "k=9 for an axis of length 3"),
 ], ids=["DepthToSpace blocksize 0", "Slice lists", "OneHot depth", "LSTM layout", "LSTM direction", "TopK k"])
 def test_attribute_values_out_of_their_range_are_refused(nodes, inits, shape, message):
-    model = onnx_model(nodes, [vi("x", shape)], [vi(o) for o in nodes[0].output], inits, opset=13)
-    x = np.zeros(shape, np.int64 if nodes[0].op_type == "OneHot" else np.float32)
+    elem = TensorProto.INT64 if nodes[0].op_type == "OneHot" else F32
+    model = onnx_model(nodes, [vi("x", shape, elem)], [vi(o) for o in nodes[0].output], inits, opset=13)
+    x = np.zeros(shape, helper.tensor_dtype_to_np_dtype(elem))
     with pytest.raises(OnnxImportError, match=message):
         import_onnx(model)(x)
 
@@ -735,3 +736,21 @@ def test_resize_general_form_reads_only_the_inputs_each_output_weighs(mode, want
     node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, keep_aspect_ratio_policy="not_larger")
     model = onnx_model([node], [vi("x", [1, 1, 2, 4])], [vi("y")], [sizes], opset=19)
     np.testing.assert_array_equal(import_onnx(model)(x).numpy(), np.array(want, np.float32).reshape(1, 1, 1, 2))
+
+
+def test_call_inputs_of_another_kind_are_refused_and_lists_take_the_declared_type():
+    """An int array ran through a float model (and a float array through an int one) in its own type, and a list
+    for a uint8 input made int64 values (Mod gave int64); onnxruntime refuses the arrays, so we do, by name."""
+    u8 = TensorProto.UINT8
+    model = onnx_model([helper.make_node("Mod", ["a", "b"], ["y"])], [vi("a", [3], u8), vi("b", [3], u8)], [vi("y")])
+    m = import_onnx(model)
+    y = m([7, 8, 9], np.array([2, 3, 4], np.uint8))
+    assert y.dtype == np.uint8 and y.numpy().tolist() == [1, 2, 1]
+    with pytest.raises(OnnxImportError, match="input 'a' is an array of int64; the model declares uint8"):
+        m(np.array([7, 8, 9]), np.array([2, 3, 4], np.uint8))
+    with pytest.raises(OnnxImportError, match="input 'a' is not an array of uint8"):
+        m([7, 8, 300], np.array([2, 3, 4], np.uint8))
+    relu = import_onnx(onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y")]))
+    with pytest.raises(OnnxImportError, match="input 'x' is an array of int64; the model declares float32"):
+        relu(np.array([-1, 2]))
+    assert relu(np.array([-1.0, 2.0])).dtype == np.float32 and relu([-1, 2]).numpy().tolist() == [0.0, 2.0]
