@@ -754,3 +754,15 @@ def test_call_inputs_of_another_kind_are_refused_and_lists_take_the_declared_typ
     with pytest.raises(OnnxImportError, match="input 'x' is an array of int64; the model declares float32"):
         relu(np.array([-1, 2]))
     assert relu(np.array([-1.0, 2.0])).dtype == np.float32 and relu([-1, 2]).numpy().tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("op", ["SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss"])
+def test_a_nan_in_an_ignored_targets_row_does_not_reach_the_loss(op):
+    """Ignored targets were multiplied by a weight of 0, and nan * 0 made the whole mean nan; onnxruntime skips
+    them."""
+    x = np.array([[np.nan, 0.0, 1.0], [0.5, 1.0, -1.0]], np.float32)
+    node = helper.make_node(op, ["x", "t"], ["y"], ignore_index=1)
+    model = onnx_model([node], [vi("x", [2, 3]), vi("t", [2], TensorProto.INT64)], [vi("y")], opset=13)
+    y = import_onnx(model)(x, np.array([1, 0])).numpy()
+    want = -(x[1, 0] - np.log(np.exp(x[1]).sum())) if op.startswith("Softmax") else -x[1, 0]
+    np.testing.assert_allclose(y, want, rtol=1e-6)
