@@ -17,6 +17,7 @@ declares a keyword-only `ctx` and gets a `Context`. It returns a Tensor or a tup
 """
 import collections
 import contextvars
+import functools
 import inspect
 import os
 
@@ -225,6 +226,33 @@ def _attr_value(a, compiler, opsets, visible, fn_chain, what):
                              "is not supported")
 
 
+@functools.lru_cache(maxsize=None)
+def _schema_attributes(domain, op_type, opset):
+    """{attribute name: (AttributeProto type, required)} of an op at an opset, or None where onnx has no schema
+    for it (another domain, say)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, domain)
+    except onnx.defs.SchemaError:
+        return None
+    return {n: (int(a.type), a.required) for n, a in schema.attributes.items()}
+
+
+def _check_attribute_types(attrs, domain, op_type, opset, what):
+    """Attributes of the type the op's schema gives, and the required ones there: a rule reads an INTS given
+    for an INT, or a FLOAT for an INT, in its own way (onnxruntime refuses the model)."""
+    spec = _schema_attributes(domain, op_type, opset)
+    if spec is None:
+        return
+    kind = AttributeProto.AttributeType.Name
+    for attr_name, a in attrs.items():
+        if attr_name in spec and a.type != spec[attr_name][0]:
+            raise OnnxImportError(f"{what}: attribute {attr_name!r} is of type {kind(a.type)}; the op takes "
+                                  f"{kind(spec[attr_name][0])}")
+    missing = [n for n, (_, required) in spec.items() if required and n not in attrs]
+    if missing:
+        raise OnnxImportError(f"{what}: required attributes {missing} are missing")
+
+
 _SIGNATURES = {}
 
 
@@ -387,6 +415,7 @@ class _Compiler:
         if n_pos is not None and len(node.input) > n_pos:
             self._miss(domain, node.op_type, opset, f" with {len(node.input)} inputs", name)
             return None
+        _check_attribute_types(attrs, domain, node.op_type, opset, f"node {name!r} ({node.op_type})")
         parsed = {}
         for attr_name, a in attrs.items():
             if known is not None and attr_name not in known:
