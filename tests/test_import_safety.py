@@ -781,3 +781,14 @@ def test_attributes_of_another_type_than_the_schemas_or_missing_required_ones_ar
     model = onnx_model([node], [vi("x", [2, 3], elem)], [vi("y")], opset=13)
     with pytest.raises(OnnxImportError, match=message):
         import_onnx(model)
+
+
+@pytest.mark.parametrize("op, x", [("Asinh", [-np.inf, -1e4, 1e-8, 1e20]), ("Acosh", [1e20, 1.5, np.inf]),
+                                   ("Atanh", [1e-8, -0.5, 0.999])])
+def test_inverse_hyperbolic_functions_keep_small_and_large_values(op, x):
+    """As logs of x + sqrt(x * x + 1) and the like they made nan of asinh(-inf), -inf of asinh(-1e4), 0 of
+    asinh(1e-8) and atanh(1e-8), inf of acosh(1e20) in float32; onnxruntime computes them as numpy does."""
+    x = np.array(x, np.float32)
+    model = onnx_model([helper.make_node(op, ["x"], ["y"])], [vi("x", [len(x)])], [vi("y")])
+    want = {"Asinh": np.arcsinh, "Acosh": np.arccosh, "Atanh": np.arctanh}[op](x)
+    np.testing.assert_allclose(import_onnx(model)(x).numpy(), want, rtol=1e-6)
