@@ -695,7 +695,10 @@ def import_onnx(model, *, base_dir=None):
         if vi.type.HasField("tensor_type") and tt.HasField("shape"):
             graph.input_shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                                                 for d in tt.shape.dim)
+    declared = {vi.name: vi.type.tensor_type for vi in main.input if vi.type.HasField("tensor_type")}
     for t in main.initializer:
+        if t.name in declared:
+            _check_default(t, declared[t.name], graph.input_shapes.get(t.name))
         arr = compiler.array(t, f"initializer {t.name!r}")
         table = {"parameter": params, "buffer": buffers}.get(kinds[t.name])
         if table is None:
@@ -724,6 +727,21 @@ def import_onnx(model, *, base_dir=None):
         if name in trained:
             g.consts[name] = module._parameters[name]
     return module
+
+
+def _check_default(t, tt, shape):
+    """An initializer that gives a graph input its default value has the input's declared type and shape (None
+    dims: any size): the nodes would otherwise read a value of another type or shape when the input is not
+    given than when it is (onnxruntime refuses the model)."""
+    kind = onnx.TensorProto.DataType.Name
+    if tt.elem_type and t.data_type != tt.elem_type:
+        raise OnnxImportError(f"initializer {t.name!r} is {kind(t.data_type)}; the graph input of that name is "
+                              f"declared {kind(tt.elem_type)}")
+    dims = tuple(t.dims)
+    if shape is not None and (len(shape) != len(dims) or any(d not in (None, n) for d, n in zip(shape, dims))):
+        shown = tuple("?" if d is None else d for d in shape)
+        raise OnnxImportError(f"initializer {t.name!r} has shape {dims}; the graph input of that name "
+                              f"is declared {shown} (? is any size)")
 
 
 def _drop_data(t):

@@ -792,3 +792,16 @@ def test_inverse_hyperbolic_functions_keep_small_and_large_values(op, x):
     model = onnx_model([helper.make_node(op, ["x"], ["y"])], [vi("x", [len(x)])], [vi("y")])
     want = {"Asinh": np.arcsinh, "Acosh": np.arccosh, "Atanh": np.arctanh}[op](x)
     np.testing.assert_allclose(import_onnx(model)(x).numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.zeros((3, 2), np.float32), r"initializer 'x' has shape \(3, 2\); the graph input .* declared \(2,\)"),
+    (np.zeros(2, np.int64), "initializer 'x' is INT64; the graph input of that name is declared FLOAT"),
+])
+def test_an_initializer_giving_an_input_its_default_has_the_inputs_type_and_shape(value, message):
+    """The default ran in its own shape or type when the input was not given (a (3, 2) output for a model
+    declaring (2,)); onnxruntime refuses the model."""
+    model = onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y")],
+                       [numpy_helper.from_array(value, "x")])
+    with pytest.raises(OnnxImportError, match=message):
+        import_onnx(model)
