@@ -17,6 +17,7 @@ declares a keyword-only `ctx` and gets a `Context`. It returns a Tensor or a tup
 """
 import collections
 import contextvars
+import functools
 import inspect
 import os
 
@@ -231,6 +232,33 @@ def _attr_value(a, compiler, opsets, visible, fn_chain, what):
                              "is not supported")
 
 
+@functools.lru_cache(maxsize=None)
+def _schema_attributes(domain, op_type, opset):
+    """{attribute name: (AttributeProto type, required)} of an op at an opset, or None where onnx has no schema
+    for it (another domain, say)."""
+    try:
+        schema = onnx.defs.get_schema(op_type, opset, domain)
+    except onnx.defs.SchemaError:
+        return None
+    return {n: (int(a.type), a.required) for n, a in schema.attributes.items()}
+
+
+def _check_attribute_types(attrs, domain, op_type, opset, what):
+    """Attributes of the type the op's schema gives, and the required ones there: a rule reads an INTS given
+    for an INT, or a FLOAT for an INT, in its own way (onnxruntime refuses the model)."""
+    spec = _schema_attributes(domain, op_type, opset)
+    if spec is None:
+        return
+    kind = AttributeProto.AttributeType.Name
+    for attr_name, a in attrs.items():
+        if attr_name in spec and a.type != spec[attr_name][0]:
+            raise OnnxImportError(f"{what}: attribute {attr_name!r} is of type {kind(a.type)}; the op takes "
+                                  f"{kind(spec[attr_name][0])}")
+    missing = [n for n, (_, required) in spec.items() if required and n not in attrs]
+    if missing:
+        raise OnnxImportError(f"{what}: required attributes {missing} are missing")
+
+
 _SIGNATURES = {}
 
 
@@ -393,6 +421,7 @@ class _Compiler:
         if n_pos is not None and len(node.input) > n_pos:
             self._miss(domain, node.op_type, opset, f" with {len(node.input)} inputs", name)
             return None
+        _check_attribute_types(attrs, domain, node.op_type, opset, f"node {name!r} ({node.op_type})")
         parsed = {}
         for attr_name, a in attrs.items():
             if known is not None and attr_name not in known:
@@ -601,15 +630,21 @@ def _check_declared_shape(name, shape, declared):
 
 def _as_input(x, dtype, name, device="cpu"):
     """A call's input as a Tensor: Tensors as given, arrays and lists on the module's device (those of dtypes
-    only numpy holds stay on the CPU), floats cast to the declared float type."""
+    only numpy holds stay on the CPU). Lists and scalars take the declared type and floats of another width are
+    cast to it; arrays of another kind (ints for a float input, floats or bools for an int one) are refused, as
+    onnxruntime does: the graph's nodes would run on a type they were not written for."""
     if isinstance(x, Tensor):
         return x
     try:
-        arr = backends.as_array(np, x)  # numpy and cupy arrays as they are
-    except ValueError as e:  # a ragged nested list, say
-        raise OnnxImportError(f"input {name!r} is not an array: {e}") from e
-    if dtype is not None and arr.dtype != dtype and arr.dtype.kind == dtype.kind == "f":
-        arr = arr.astype(dtype)
+        listed = isinstance(x, (list, tuple, bool, int, float))
+        arr = np.asarray(x, dtype=dtype) if listed else backends.as_array(np, x)  # numpy and cupy arrays as they are
+    except (ValueError, TypeError, OverflowError) as e:  # a ragged nested list, a value out of the type's range
+        raise OnnxImportError(f"input {name!r} is not an array{'' if dtype is None else f' of {dtype}'}: {e}") from e
+    if dtype is not None and arr.dtype != dtype and arr.dtype.kind in "biuf":
+        if arr.dtype.kind != dtype.kind:
+            raise OnnxImportError(f"input {name!r} is an array of {arr.dtype}; the model declares {dtype}")
+        if dtype.kind == "f":
+            arr = arr.astype(dtype)
     on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host
     return Tensor(arr if on_host else backends.to_device(arr, device))
 
@@ -684,7 +719,10 @@ def import_onnx(model, *, base_dir=None):
         if vi.type.HasField("tensor_type") and tt.HasField("shape"):
             graph.input_shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
                                                 for d in tt.shape.dim)
+    declared = {vi.name: vi.type.tensor_type for vi in main.input if vi.type.HasField("tensor_type")}
     for t in main.initializer:
+        if t.name in declared:
+            _check_default(t, declared[t.name], graph.input_shapes.get(t.name))
         arr = compiler.array(t, f"initializer {t.name!r}")
         table = {"parameter": params, "buffer": buffers}.get(kinds[t.name])
         if table is None:
@@ -713,6 +751,21 @@ def import_onnx(model, *, base_dir=None):
         if name in trained:
             g.consts[name] = module._parameters[name]
     return module
+
+
+def _check_default(t, tt, shape):
+    """An initializer that gives a graph input its default value has the input's declared type and shape (None
+    dims: any size): the nodes would otherwise read a value of another type or shape when the input is not
+    given than when it is (onnxruntime refuses the model)."""
+    kind = onnx.TensorProto.DataType.Name
+    if tt.elem_type and t.data_type != tt.elem_type:
+        raise OnnxImportError(f"initializer {t.name!r} is {kind(t.data_type)}; the graph input of that name is "
+                              f"declared {kind(tt.elem_type)}")
+    dims = tuple(t.dims)
+    if shape is not None and (len(shape) != len(dims) or any(d not in (None, n) for d, n in zip(shape, dims))):
+        shown = tuple("?" if d is None else d for d in shape)
+        raise OnnxImportError(f"initializer {t.name!r} has shape {dims}; the graph input of that name "
+                              f"is declared {shown} (? is any size)")
 
 
 def _drop_data(t):

@@ -24,7 +24,10 @@ class GatherMap(Op):
         self.save(shapes=[x.shape for x in xs], dtype=flat.dtype)
         y = flat[index]
         if self.weight is not None:
-            y = (y * xp.asarray(self.weight, dtype=flat.dtype)).sum(axis=-1)
+            w = xp.asarray(self.weight, dtype=flat.dtype)
+            if flat.dtype.kind in "fc" and not xp.isfinite(flat).all():
+                y = xp.where(w == 0, 0, y)  # a weight-0 term reads nothing: inf * 0 would make a nan
+            y = (y * w).sum(axis=-1)
         return y
 
     def backward(self, dy):
@@ -122,6 +125,10 @@ _POINTWISE = {
     "asin": (lambda xp, x: xp.arcsin(x), lambda xp, x: 1 / xp.sqrt(1 - x * x)),
     "acos": (lambda xp, x: xp.arccos(x), lambda xp, x: -1 / xp.sqrt(1 - x * x)),
     "tan": (lambda xp, x: xp.tan(x), lambda xp, x: 1 / xp.cos(x) ** 2),
+    # (as logs of x + sqrt(x * x + 1) and the like, they lost small values and made nan or inf of large ones)
+    "asinh": (lambda xp, x: xp.arcsinh(x), lambda xp, x: 1 / xp.sqrt(x * x + 1)),
+    "acosh": (lambda xp, x: xp.arccosh(x), lambda xp, x: 1 / xp.sqrt(x * x - 1)),
+    "atanh": (lambda xp, x: xp.arctanh(x), lambda xp, x: 1 / (1 - x * x)),
     "floor": (lambda xp, x: xp.floor(x), None),
     "ceil": (lambda xp, x: xp.ceil(x), None),
     "round": (lambda xp, x: xp.round(x), None),  # half to even, as ONNX says

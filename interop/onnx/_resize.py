@@ -10,7 +10,7 @@ import autocompyute.functional as F
 
 from ..errors import OnnxImportError
 from . import safety
-from ._import_util import axes as wrap_axes, check_alloc, const, ints, values
+from ._import_util import axes as wrap_axes, check_alloc, const, ints, scalar_like, values
 
 
 def _nearest_weights(ratio, nearest_mode):
@@ -90,6 +90,26 @@ def _resize_matrix(n_in, n_out, scale, mode, coord, nearest_mode, cubic_a, exclu
     return m, outside
 
 
+def _interpolate(x, m):
+    """x (..., n_in) resized along its last axis by weights m (n_out, n_in): each output sums only the inputs
+    it weighs, one term per tap (a matmul by m would also add inf * 0 = nan from every inf or nan it does not
+    read, which onnxruntime never touches)."""
+    taps = [np.flatnonzero(row) for row in m]
+    k = max(map(len, taps), default=0)
+    if k == 0:  # no output reads anything
+        return F.matmul(x, const(m.T.astype(x.dtype), x))
+    index, weight = np.zeros((len(m), k), np.int64), np.zeros((len(m), k), x.dtype)
+    for i, (cols, row) in enumerate(zip(taps, m)):
+        index[i, :len(cols)], weight[i, :len(cols)] = cols, row[cols]
+    z = None
+    for j in range(k):
+        term = x[..., index[:, j]] * const(weight[:, j], x)
+        if not weight[:, j].all():  # a padding tap of weight 0: it reads nothing
+            term = F.where(const(weight[:, j] != 0, x), term, scalar_like(x, 0))
+        z = term if z is None else z + term
+    return z
+
+
 def resize_lists(axes, scales, sizes):
     """The sizes (ints) or else the scales (floats) a Resize node gives, checked: one per axis in `axes`, sizes
     non-negative, scales finite and positive. Returns (sizes, None) or (None, scales)."""
@@ -149,7 +169,7 @@ def resize(x, roi, scales, sizes, *, mode="nearest", coordinate_transformation_m
                                     nearest_mode, cubic_coeff_a, exclude_outside, antialias,
                                     None if roi is None else (roi[d], roi[d + r]))
         moved = F.permute(y, [k for k in range(r) if k != d] + [d])
-        z = F.matmul(moved, const(m.T.astype(y.dtype), y))
+        z = _interpolate(moved, m)
         if outside.any():
             z = F.where(const(outside, y), const(np.asarray(extrapolation_value, y.dtype), y), z)
         back = list(range(r - 1))

@@ -159,6 +159,8 @@ def _nll(logp, target, weight, reduction, ignore_index):
     w = (values(weight)[safe] if weight is not None else np.ones(t.shape)) * ~ignored
     assert c > 0
     loss = -gather_map([logp], picked) * const(w.astype(logp.dtype), logp)
+    if ignored.any():  # an ignored target's row may hold nan or inf, and nan * 0 is nan: its loss is 0 all the same
+        loss = F.where(const(ignored, logp), scalar_like(logp, 0), loss)
     if reduction == "none":
         return loss
     total = F.sum(loss)

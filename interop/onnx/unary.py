@@ -193,11 +193,11 @@ def sinh(x): return (F.exp(x) - F.exp(-x)) * 0.5
 @rule("Cosh", 9)
 def cosh(x): return (F.exp(x) + F.exp(-x)) * 0.5
 @rule("Asinh", 9)
-def asinh(x): return F.log(x + F.sqrt(x * x + 1.0))
+def asinh(x): return pointwise(x, "asinh")
 @rule("Acosh", 9)
-def acosh(x): return F.log(x + F.sqrt(x * x - 1.0))
+def acosh(x): return pointwise(x, "acosh")
 @rule("Atanh", 9)
-def atanh(x): return F.log((1.0 + x) / (1.0 - x)) * 0.5
+def atanh(x): return pointwise(x, "atanh")
 
 
 @rule("IsNaN", 9, 13, 20)
