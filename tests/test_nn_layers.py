@@ -449,3 +449,32 @@ def test_module_to_reads_its_arguments_like_tensor_to():
         m.to("tpu")
     with pytest.raises(ac.DeviceError, match="unknown device"):
         ac.ones(2).to("tpu")
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: nn.Conv2d(3, 4, 3, padding=1), (0, 3, 8, 8)), (lambda: nn.Conv2d(3, 4, 1), (0, 3, 8, 8)),
+    (lambda: nn.Conv2d(3, 6, 3, groups=3), (0, 3, 8, 8)), (lambda: nn.Conv1d(3, 4, 3, stride=2), (0, 3, 8)),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), (0, 3, 4, 4)), (lambda: nn.MaxPool2d(2), (0, 3, 8, 8)),
+    (lambda: nn.GroupNorm(1, 3), (0, 3, 4)), (lambda: nn.LayerNorm(3), (0, 3)), (lambda: nn.Linear(3, 2), (0, 3)),
+    (lambda: nn.LSTM(3, 4, batch_first=True), (0, 5, 3)), (lambda: nn.GRU(3, 4, batch_first=True), (0, 5, 3)),
+    (lambda: nn.RNN(3, 4, batch_first=True), (0, 5, 3)), (lambda: nn.MultiheadAttention(4, 2, batch_first=True),
+                                                          (0, 5, 4)),
+    (lambda: nn.MultiheadAttention(4, 2, batch_first=True), (2, 0, 4)),
+], ids=["conv", "conv1x1", "depthwise", "conv1d", "conv-transpose", "maxpool", "groupnorm", "layernorm", "linear",
+        "lstm", "gru", "rnn", "mha-empty-batch", "mha-empty-sequence"])
+def test_an_empty_batch_goes_forward_and_backward(make, shape):
+    """As in PyTorch, a batch of 0 samples (or a sequence of 0 tokens for attention) gives an empty output and
+    zero weight gradients; reshapes to (0, -1) and reductions of empty rows failed."""
+    layer = make()
+    x = ac.zeros(*shape, requires_grad=True)
+    y = layer(x, x, x) if isinstance(layer, nn.MultiheadAttention) else layer(x)
+    y = y[0] if isinstance(y, tuple) else y
+    assert y.numel() == 0
+    y.sum().backward()
+    assert x.grad.shape == x.shape
+    assert all(p.grad is None or not np.any(p.grad) for p in layer.parameters())
+
+
+def test_a_recurrent_layer_refuses_a_sequence_without_steps():
+    with pytest.raises(ac.ShapeError, match=r"LSTM: input \(2, 0, 3\) has no time steps"):
+        nn.LSTM(3, 4, batch_first=True)(ac.zeros(2, 0, 3))

@@ -112,7 +112,8 @@ class MultiheadAttention(Module):
                              f"{value.shape[-1]} do not match embed_dim/kdim/vdim "
                              f"{self.embed_dim}, {self.kdim}, {self.vdim}")
         H, D = self.num_heads, self.head_dim
-        q, k, v = (t.reshape(B, -1, H, D).transpose(1, 2) for t in self._project(query, key, value))  # (B, H, T, D)
+        q, k, v = (t.reshape(B, t.shape[1], H, D).transpose(1, 2)                   # (B, H, T, D)
+                   for t in self._project(query, key, value))
         mask = self._mask(attn_mask, key_padding_mask, B, L_, S, q)
         args = (q, k, v) if mask is None else (q, k, v, mask)
         res = ScaledDotProductAttention.apply(*args, scale=D ** -0.5, causal=bool(is_causal),

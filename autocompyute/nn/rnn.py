@@ -94,6 +94,8 @@ class RNNBase(Module):
         if input.shape[-1] != self.input_size:
             raise ShapeError(f"{name}: input {tuple(input.shape)} has {input.shape[-1]} features, "
                              f"expected input_size={self.input_size}")
+        if input.shape[1 if input.ndim == 3 and self.batch_first else 0] == 0:
+            raise ShapeError(f"{name}: input {tuple(input.shape)} has no time steps")
         batched = input.ndim == 3
         if not batched:
             input = input.unsqueeze(1)

@@ -90,7 +90,7 @@ def unroll(xp, x, groups, out_shape, kernel, stride, dilation):
     win = windows(xp, x, out_shape, kernel, stride, dilation)                      # (n, C, *O, *K)
     order = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
     cols = xp.ascontiguousarray(win.transpose(order))                               # (C, *K, n, *O)
-    return cols.reshape(groups, -1, n * math.prod(out_shape))
+    return cols.reshape(groups, x.shape[1] // groups * math.prod(kernel), n * math.prod(out_shape))
 
 
 def grid_shape(out_shape, spatial):
@@ -158,7 +158,7 @@ def outer_or_gemm(a, b):
 def bias_grad(xp, dy):
     """dy (N, C, *S) summed over all dims but C: backends.last_axis_sum per sample, then over the batch (numpy's
     sum over several axes is about four times slower)."""
-    return backends.last_axis_sum(xp, dy.reshape(dy.shape[0], dy.shape[1], -1))[..., 0].sum(axis=0)
+    return backends.last_axis_sum(xp, dy.reshape(dy.shape[:2] + (math.prod(dy.shape[2:]),)))[..., 0].sum(axis=0)
 
 
 def _unbatched(x, w):
@@ -184,7 +184,7 @@ class Conv(Op):
                 and not any(lo or hi for lo, hi in self.padding))
 
     def _forward_pointwise(self, x, w, b):
-        x3 = x.reshape(x.shape[0], x.shape[1], -1)                                 # (N, C, P)
+        x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))                    # (N, C, P)
         y = w.reshape(w.shape[0], -1) @ x3                                          # (N, O, P)
         if b is not None:
             y += b.reshape(-1, 1)
@@ -250,7 +250,7 @@ class Conv(Op):
 
     def _backward_pointwise(self, dy):
         s, w = self.saved, self.saved.w
-        dy3 = dy.reshape(dy.shape[0], dy.shape[1], -1)                              # (N, O, P)
+        dy3 = dy.reshape(dy.shape[:2] + (math.prod(dy.shape[2:]),))                 # (N, O, P)
         w2 = w.reshape(w.shape[0], -1)                                              # (O, C)
         dw = dx = None
         if self.input_needs_grad(1):
@@ -329,11 +329,12 @@ class ConvTranspose(Op):
         full = tuple((s - 1) * st + d * (k - 1) + 1 + op for s, st, d, k, op in
                      zip(spatial, self.stride, self.dilation, kernel, self.output_padding))
         cg = x.shape[1] // g
-        xt = xp.ascontiguousarray(xp.moveaxis(x.reshape(n, g, cg, -1), 0, 2)).reshape(g, cg, -1)  # (G, C/G, N*P)
+        p = math.prod(spatial)                                                      # (sizes, not -1: N may be 0)
+        xt = xp.ascontiguousarray(xp.moveaxis(x.reshape(n, g, cg, p), 0, 2)).reshape(g, cg, n * p)  # (G, C/G, N*P)
         wg = w.reshape(g, cg, -1)                                                   # (G, C/G, O/G*K)
         cols = outer_or_gemm(wg.swapaxes(1, 2), xt)                                 # (G, O/G*K, N*P)
         y = xp.zeros((n, w.shape[1] * g) + full, dtype=cols.dtype)
-        cols = cols.reshape(y.shape[1], math.prod(kernel), n, -1)                  # (O, K, N, P)
+        cols = cols.reshape(y.shape[1], math.prod(kernel), n, p)                   # (O, K, N, P)
         y = crop(fold(cols, y, spatial, kernel, self.stride, self.dilation), self.padding)
         if b is not None:
             y += b.reshape((-1,) + (1,) * len(kernel))
@@ -352,7 +353,7 @@ class ConvTranspose(Op):
         db = bias_grad(xp, dy) if s.has_bias else None
         dx = None
         if self.input_needs_grad(0):
-            dxg = (w.reshape(g, w.shape[0] // g, -1) @ dcols).reshape((g, -1, n) + tuple(s.spatial))
+            dxg = (w.reshape(g, w.shape[0] // g, -1) @ dcols).reshape((g, w.shape[0] // g, n) + tuple(s.spatial))
             dx = xp.moveaxis(dxg, 2, 0).reshape((n, w.shape[0]) + tuple(s.spatial))  # (N, C, *S)
             if s.unbatched:
                 dx = dx[0]

@@ -100,7 +100,7 @@ class GroupNorm(Op):
     per-channel weight and bias (C,)."""
     def forward(self, x, weight, bias):
         n, c = x.shape[:2]
-        g = x.reshape(n, self.num_groups, -1)                    # (N, G, C/G * spatial)
+        g = x.reshape(n, self.num_groups, math.prod(x.shape[1:]) // self.num_groups)  # (N, G, C/G * spatial)
         xhat, rstd, _, _ = _normalize(self.xp, g, (2,), self.eps)
         xhat = xhat.reshape(x.shape)
         cshape = _channel_shape(x)
@@ -112,7 +112,7 @@ class GroupNorm(Op):
         s = self.saved
         n = dy.shape[0]
         axes = (0,) + tuple(range(2, dy.ndim))
-        dxhat = (dy * s.w).reshape(n, self.num_groups, -1)
+        dxhat = (dy * s.w).reshape(n, self.num_groups, math.prod(dy.shape[1:]) // self.num_groups)
         dx = _normalize_backward(self.xp, dxhat, s.xhat.reshape(dxhat.shape), s.rstd, (2,)).reshape(dy.shape)
         dw = (dy * s.xhat).sum(axis=axes) if self.input_needs_grad(1) else None
         db = dy.sum(axis=axes) if self.input_needs_grad(2) else None

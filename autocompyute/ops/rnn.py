@@ -45,7 +45,7 @@ def _project(xp, x, w_ih, bias=None):
     if bias is not None:
         xa[i] = 1
         w_ih = xp.concatenate([w_ih, bias[:, None]], axis=1)                       # (G*H, I + 1)
-    return (w_ih @ xa.reshape(len(xa), t * b)).reshape(-1, t, b)
+    return (w_ih @ xa.reshape(len(xa), t * b)).reshape(len(w_ih), t, b)
 
 
 def _states(xp, s0, n, reverse):
@@ -92,7 +92,7 @@ def _stacked_grads(op, d, reads, w_ih, n_biases):
     (gh, t, b), i = d.shape, w_ih.shape[1]
     h = reads.shape[1] - i - (n_biases > 0)
     d2 = d.reshape(gh, t * b)
-    cols = _swapped(xp, reads).reshape(t * b, -1)                            # (T*B, K)
+    cols = _swapped(xp, reads).reshape(t * b, reads.shape[1])                # (T*B, K)
     dw = d2 @ cols                                                             # (G*H, K)
     dx = (d2.T @ w_ih).reshape(t, b, i) if op.input_needs_grad(0) else None
     grads = [dx, xp.ascontiguousarray(dw[:, h:h + i]), xp.ascontiguousarray(dw[:, :h])]
@@ -123,8 +123,8 @@ def _weight_grads(op, dgx, dgh, x, h_prev, w_ih, n_biases):
     gh, t, b = dgx.shape
     dgx2, dgh2 = dgx.reshape(gh, t * b), dgh.reshape(gh, t * b)
     dx = (dgx2.T @ w_ih).reshape(x.shape) if op.input_needs_grad(0) else None
-    dw_ih = dgx2 @ x.reshape(t * b, -1)                                               # (G*H, I)
-    dw_hh = dgh2 @ _swapped(xp, h_prev).reshape(t * b, -1)                   # (G*H, H)
+    dw_ih = dgx2 @ x.reshape(t * b, x.shape[2])                                        # (G*H, I)
+    dw_hh = dgh2 @ _swapped(xp, h_prev).reshape(t * b, h_prev.shape[1])      # (G*H, H)
     if not n_biases:
         return dx, dw_ih, dw_hh
     db_ih = backends.last_axis_sum(xp, dgx2)[:, 0]          # sums over all steps
