@@ -18,6 +18,7 @@ declares a keyword-only `ctx` and gets a `Context`. It returns a Tensor or a tup
 import collections
 import contextvars
 import functools
+import heapq
 import inspect
 import os
 
@@ -362,13 +363,13 @@ class _Compiler:
                         self.sub_slots.append((g, init.name))
             defined = set(g.inputs) | set(g.consts) | (known or set())
         scope = (defined, None if isolated else visible)
-        for i, node in enumerate(proto.node):
+        for i, node in _in_order(proto.node):
             name = node.name or f"{node.op_type}_{i}"
             for n in node.input:
                 if n and not _visible(n, scope):
                     raise OnnxImportError(f"node {name!r} ({node.op_type}) reads {n!r}, which no earlier node, "
                                           f"input or initializer of graph {proto.name!r} defines (a truncated or "
-                                          "corrupt file, or nodes out of order)")
+                                          "corrupt file, or nodes reading each other in a cycle)")
             if not any(node.output):
                 raise OnnxImportError(f"node {name!r} ({node.op_type}) of graph {proto.name!r} has no outputs")
             twice = [n for n in node.output if n and n in defined]
@@ -476,6 +477,37 @@ def _plan_frees(g):
             frees[i].append(n)
     for i, names in frees.items():
         g.steps[i].frees = tuple(names)
+
+
+def _in_order(nodes):
+    """(position, node) pairs in an order where no node reads a value a later one writes: as given when they are
+    already (as ONNX asks), else sorted, as onnxruntime does. Nodes in a cycle come last, in their own order, for
+    the compiler to refuse by name."""
+    writer = {}
+    for i, node in enumerate(nodes):
+        for o in node.output:
+            writer.setdefault(o, i)
+    needs = [{writer[n] for n in node.input if n in writer} for node in nodes]
+    if all(max(d, default=-1) < i for i, d in enumerate(needs)):
+        return list(enumerate(nodes))
+    readers = collections.defaultdict(list)
+    for i, d in enumerate(needs):
+        for j in d - {i}:
+            readers[j].append(i)
+    waiting = [len(d - {i}) if i not in d else -1 for i, d in enumerate(needs)]  # -1: reads its own output
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:  # the lowest position first among the nodes ready: the file's order wherever it holds
+        i = heapq.heappop(ready)
+        order.append(i)
+        for r in readers[i]:
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    placed = set(order)
+    order += [i for i in range(len(nodes)) if i not in placed]
+    return [(i, nodes[i]) for i in order]
 
 
 def _visible(name, scope):

@@ -458,3 +458,17 @@ def test_non_max_suppression_reads_its_scalars_as_onnxruntime(limit, iou):
                        [vi("b", [1, 3, 4]), vi("s", [1, 1, 3])], [vi("y", None, TensorProto.INT64)], inits, opset=13)
     want = ort.InferenceSession(model.SerializeToString()).run(None, {"b": boxes, "s": scores})[0]
     np.testing.assert_array_equal(import_onnx(model)(boxes, scores).numpy(), want)
+
+
+def test_nodes_out_of_order_are_sorted_as_onnxruntime_does_and_a_cycle_is_refused():
+    """ONNX asks for nodes in topological order, onnxruntime sorts those that are not: we refused them."""
+    nodes = [helper.make_node("Mul", ["b", "x"], ["y"]), helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Neg", ["x"], ["a"])]
+    model = onnx_model(nodes, [vi("x", [3])], [vi("y", [3])])
+    x = np.array([1.0, -2.0, 3.0], np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(import_onnx(model)(x).numpy(), want)
+    cycle = onnx_model([helper.make_node("Neg", ["b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
+                        helper.make_node("Add", ["a", "x"], ["y"])], [vi("x", [3])], [vi("y", [3])])
+    with pytest.raises(OnnxImportError, match="node 'Neg_0' \\(Neg\\) reads 'b', which no earlier node"):
+        import_onnx(cycle)
