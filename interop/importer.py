@@ -27,6 +27,7 @@ import onnx
 from onnx import AttributeProto, numpy_helper
 
 from autocompyute import backends
+from autocompyute.dtypes import as_dtype
 from autocompyute.errors import AutoCompyuteError
 from autocompyute.nn.module import Module, Parameter
 from autocompyute.tensor import Tensor, to_arguments
@@ -538,6 +539,8 @@ class OnnxModule(Module):
         for name, arr in buffers.items():
             self.register_buffer(name, Tensor(arr))
         inits = set(kinds)
+        floats = [t.dtype for t in [*self._parameters.values(), *self._buffers.values()] if t.dtype.kind == "f"]
+        object.__setattr__(self, "_imported_float", floats[0] if floats else None)  # (what `to` may change)
         object.__setattr__(self, "input_names", [n for n in graph.inputs if n not in inits])
         object.__setattr__(self, "output_names", list(graph.outputs))
         self.eval()
@@ -566,35 +569,47 @@ class OnnxModule(Module):
         if missing:
             raise OnnxImportError(f"missing model inputs {missing}; the model takes {self.input_names}")
         for name, x in given.items():
-            feeds[name] = _as_input(x, g.input_dtypes.get(name), name, self._const_device)
+            dtype = g.input_dtypes.get(name)
+            if self._float_dtype is not None and dtype is not None and dtype.kind == "f":
+                dtype = self._float_dtype  # (the module was cast: its float inputs are too)
+            feeds[name] = _as_input(x, dtype, name, self._const_device)
             _check_declared_shape(name, tuple(feeds[name].shape), g.input_shapes.get(name))
         outs = _run_model(self, g, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    # ---- devices ----
+    # ---- devices and float type ----
     _const_device = "cpu"  # where the graph's constants live, and so its array inputs go (set by `to`)
+    _float_dtype = None    # the float type of constants and float inputs after `to(dtype)`; None: as declared
 
     def to(self, *args, dtype=None, device=None):
-        """Module.to, and on a device change the graph's constants (initializers, Constant values, subgraphs'
-        and function bodies' constants) move with the parameters, so every node reads values on one device."""
+        """Module.to, and the graph's constants (initializers, Constant values, subgraphs' and function bodies'
+        constants) follow: to the device, so every node reads values on one; to a float type, so `.double()` runs
+        the whole graph in float64, float inputs included (a Cast node in the graph still casts)."""
         super().to(*args, dtype=dtype, device=device)
-        device = to_arguments(args, dtype, device)[1]
+        dtype, device = to_arguments(args, dtype, device)
         if device is not None:
-            self._place_constants(backends.parse_device(device))
+            self._place_constants(device=backends.parse_device(device))
+        if dtype is not None and as_dtype(dtype).kind == "f":
+            self._place_constants(dtype=as_dtype(dtype))
         return self
 
-    def _place_constants(self, device):
-        object.__setattr__(self, "_const_device", device)
-        _move_constants(self._graph, device, set())
+    def _place_constants(self, device=None, dtype=None):
+        if device is not None:
+            object.__setattr__(self, "_const_device", device)
+            _convert_constants(self._graph, lambda a: backends.to_device(a, device), set())
+        if dtype is not None:
+            object.__setattr__(self, "_float_dtype", dtype)
+            _convert_constants(self._graph, lambda a: a.astype(dtype) if a.dtype.kind == "f" else a, set())
 
     def _follow_parameters(self):
-        """Constants to the parameters' device where they differ: a Module holding this one moves its parameters
-        with its own `to`, which does not call this one's."""
-        first = next(iter(self._parameters.values()), None)
-        if first is None:
-            first = next(iter(self._buffers.values()), None)
-        if first is not None and first.device != self._const_device:
-            self._place_constants(first.device)
+        """Constants to the parameters' device and float type where they differ: a Module holding this one moves
+        and casts its parameters with its own `to`, which does not call this one's."""
+        tensors = list(self._parameters.values()) + list(self._buffers.values())
+        if tensors and tensors[0].device != self._const_device:
+            self._place_constants(device=tensors[0].device)
+        floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+        if floats and floats[0] != (self._float_dtype or self._imported_float):
+            self._place_constants(dtype=floats[0])
 
     # ---- freezing ----
     def _select(self, names_or_predicate):
@@ -681,14 +696,15 @@ def _as_input(x, dtype, name, device="cpu"):
     return Tensor(arr if on_host else backends.to_device(arr, device))
 
 
-def _move_constants(graph, device, seen):
-    """Put a compiled graph's constants, its steps' tensor attributes and its subgraphs' on `device`
-    (Parameters are the module's and move with it)."""
+def _convert_constants(graph, convert, seen):
+    """Replace a compiled graph's constants, its steps' tensor attributes and its subgraphs' by `convert` of their
+    arrays (Parameters are the module's and move with it)."""
     if id(graph) in seen:
         return
     seen.add(id(graph))
+
     def moved(t):
-        return t if isinstance(t, Parameter) else Tensor(backends.to_device(t.data, device))
+        return t if isinstance(t, Parameter) else Tensor(convert(t.data))
 
     for name, t in graph.consts.items():
         graph.consts[name] = moved(t)
@@ -696,7 +712,7 @@ def _move_constants(graph, device, seen):
         for key, value in step.attrs.items():
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, Graph):
-                    _move_constants(item, device, seen)
+                    _convert_constants(item, convert, seen)
             if isinstance(value, Tensor):
                 step.attrs[key] = moved(value)
             elif isinstance(value, list) and value and all(isinstance(v, Tensor) for v in value):

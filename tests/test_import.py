@@ -472,3 +472,33 @@ def test_nodes_out_of_order_are_sorted_as_onnxruntime_does_and_a_cycle_is_refuse
                         helper.make_node("Add", ["a", "x"], ["y"])], [vi("x", [3])], [vi("y", [3])])
     with pytest.raises(OnnxImportError, match="node 'Neg_0' \\(Neg\\) reads 'b', which no earlier node"):
         import_onnx(cycle)
+
+
+def test_double_runs_an_imported_model_in_float64_throughout():
+    """`.double()` cast the parameters but a float input was still rounded to the declared float32 first: the
+    result was float64 without float64's precision. Now it matches the native float64 forward, also when a holding
+    module is cast, and `.float()` goes back."""
+    from interop import export_onnx
+    from model_zoo import mlp
+    ac.manual_seed(0)
+    native = mlp.build(mlp.Config(in_features=6, hidden=(16, 16), num_classes=3)).eval()
+    x = np.random.default_rng(0).standard_normal((4, 6)) / 3
+    imported = import_onnx(export_onnx(native, (x.astype(np.float32),))).double()
+    with ac.no_grad():
+        want = native.double()(ac.tensor(x)).numpy()
+        got = imported(x)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
+
+    class Holder(ac.nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            return self.body(x)
+
+    holder = Holder(imported).float()
+    assert holder(x).dtype == np.float32
+    holder.double()
+    np.testing.assert_allclose(holder(x).numpy(), want, rtol=1e-12, atol=1e-14)
