@@ -677,9 +677,10 @@ def _check_declared_shape(name, shape, declared):
 
 def _as_input(x, dtype, name, device="cpu"):
     """A call's input as a Tensor: Tensors as given, arrays and lists on the module's device (those of dtypes
-    only numpy holds stay on the CPU). Lists and scalars take the declared type and floats of another width are
-    cast to it; arrays of another kind (ints for a float input, floats or bools for an int one) are refused, as
-    onnxruntime does: the graph's nodes would run on a type they were not written for."""
+    only numpy holds stay on the CPU). Lists and scalars take the declared type, and floats or integers of another
+    width are cast to it (integers where they fit); arrays of another kind (ints for a float input, floats or
+    bools for an int one) are refused, as onnxruntime does: the graph's nodes would run on a type they were not
+    written for."""
     if isinstance(x, Tensor):
         return x
     try:
@@ -688,9 +689,14 @@ def _as_input(x, dtype, name, device="cpu"):
     except (ValueError, TypeError, OverflowError) as e:  # a ragged nested list, a value out of the type's range
         raise OnnxImportError(f"input {name!r} is not an array{'' if dtype is None else f' of {dtype}'}: {e}") from e
     if dtype is not None and arr.dtype != dtype and arr.dtype.kind in "biuf":
-        if arr.dtype.kind != dtype.kind:
+        integers = arr.dtype.kind in "iu" and dtype.kind in "iu"
+        if arr.dtype.kind != dtype.kind and not integers:
             raise OnnxImportError(f"input {name!r} is an array of {arr.dtype}; the model declares {dtype}")
-        if dtype.kind == "f":
+        if integers and not np.can_cast(arr.dtype, dtype) and arr.size:  # int32 for int64 is cast, if it fits
+            info = np.iinfo(dtype)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise OnnxImportError(f"input {name!r} ({arr.dtype}) holds values outside the declared {dtype}")
+        if dtype.kind in "fiu":
             arr = arr.astype(dtype)
     on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host
     return Tensor(arr if on_host else backends.to_device(arr, device))
