@@ -481,14 +481,15 @@ def _plan_frees(g):
 
 
 def _in_order(nodes):
-    """(position, node) pairs in an order where no node reads a value a later one writes: as given when they are
-    already (as ONNX asks), else sorted, as onnxruntime does. Nodes in a cycle come last, in their own order, for
-    the compiler to refuse by name."""
+    """(position, node) pairs in an order where no node (or its subgraphs) reads a value a later one writes: as
+    given when they are already (as ONNX asks), else sorted, as onnxruntime does. Nodes in a cycle, and those that
+    read from one, come last in their own order, for the compiler to refuse by name."""
     writer = {}
     for i, node in enumerate(nodes):
         for o in node.output:
-            writer.setdefault(o, i)
-    needs = [{writer[n] for n in node.input if n in writer} for node in nodes]
+            if o:  # (an empty name is an omitted output, no value)
+                writer.setdefault(o, i)
+    needs = [{writer[n] for n in _reads(node) if n in writer} for node in nodes]
     if all(max(d, default=-1) < i for i, d in enumerate(needs)):
         return list(enumerate(nodes))
     readers = collections.defaultdict(list)
@@ -509,6 +510,17 @@ def _in_order(nodes):
     placed = set(order)
     order += [i for i in range(len(nodes)) if i not in placed]
     return [(i, nodes[i]) for i in order]
+
+
+def _reads(node):
+    """The names a node reads: its inputs, and what the nodes of its subgraphs read (values of the enclosing graph
+    among them; ONNX names are unique across scopes, so the rest match no writer here)."""
+    names = {n for n in node.input if n}
+    for a in node.attribute:
+        for g in [a.g] if a.type == AttributeProto.GRAPH else a.graphs if a.type == AttributeProto.GRAPHS else []:
+            for inner in g.node:
+                names |= _reads(inner)
+    return names
 
 
 def _visible(name, scope):
@@ -539,8 +551,10 @@ class OnnxModule(Module):
         for name, arr in buffers.items():
             self.register_buffer(name, Tensor(arr))
         inits = set(kinds)
-        floats = [t.dtype for t in [*self._parameters.values(), *self._buffers.values()] if t.dtype.kind == "f"]
-        object.__setattr__(self, "_imported_float", floats[0] if floats else None)  # (what `to` may change)
+        tensors = [*self._parameters.values(), *self._buffers.values()]
+        by_type = {t.dtype: t for t in reversed(tensors) if t.dtype.kind == "f"}  # (the first one of each type)
+        object.__setattr__(self, "_probes", (tensors[0] if tensors else None, list(by_type.values())))
+        object.__setattr__(self, "_imported_float", next(iter(by_type)) if len(by_type) == 1 else None)  # (mixed: None)
         object.__setattr__(self, "input_names", [n for n in graph.inputs if n not in inits])
         object.__setattr__(self, "output_names", list(graph.outputs))
         self.eval()
@@ -603,13 +617,14 @@ class OnnxModule(Module):
 
     def _follow_parameters(self):
         """Constants to the parameters' device and float type where they differ: a Module holding this one moves
-        and casts its parameters with its own `to`, which does not call this one's."""
-        tensors = list(self._parameters.values()) + list(self._buffers.values())
-        if tensors and tensors[0].device != self._const_device:
-            self._place_constants(device=tensors[0].device)
-        floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
-        if floats and floats[0] != (self._float_dtype or self._imported_float):
-            self._place_constants(dtype=floats[0])
+        and casts its parameters with its own `to`, which does not call this one's. One tensor tells the device,
+        one tensor of each float type the model was imported with tells whether a cast changed them."""
+        probe, floats = self._probes
+        if probe is not None and probe.device != self._const_device:
+            self._place_constants(device=probe.device)
+        now = {t.dtype for t in floats}
+        if len(now) == 1 and (d := now.pop()) != (self._float_dtype or self._imported_float):
+            self._place_constants(dtype=d)  # (all of one float type now, another than the constants')
 
     # ---- freezing ----
     def _select(self, names_or_predicate):
@@ -683,8 +698,10 @@ def _as_input(x, dtype, name, device="cpu"):
     written for."""
     if isinstance(x, Tensor):
         return x
+    listed = isinstance(x, (list, tuple, bool, int, float))
     try:
-        listed = isinstance(x, (list, tuple, bool, int, float))
+        if listed and dtype is not None and dtype.kind in "biu" and not _integral(np.asarray(x)):
+            raise TypeError("it holds values that are not whole numbers")
         arr = np.asarray(x, dtype=dtype) if listed else backends.as_array(np, x)  # numpy and cupy arrays as they are
     except (ValueError, TypeError, OverflowError) as e:  # a ragged nested list, a value out of the type's range
         raise OnnxImportError(f"input {name!r} is not an array{'' if dtype is None else f' of {dtype}'}: {e}") from e
@@ -700,6 +717,11 @@ def _as_input(x, dtype, name, device="cpu"):
             arr = arr.astype(dtype)
     on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host
     return Tensor(arr if on_host else backends.to_device(arr, device))
+
+
+def _integral(arr):
+    """Whether a list's values are whole numbers (converting 1.7 to an integer type would truncate it)."""
+    return arr.dtype.kind != "f" or bool(np.all(np.isfinite(arr) & (arr == np.round(arr))))
 
 
 def _convert_constants(graph, convert, seen):

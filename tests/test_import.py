@@ -502,3 +502,50 @@ def test_double_runs_an_imported_model_in_float64_throughout():
     assert holder(x).dtype == np.float32
     holder.double()
     np.testing.assert_allclose(holder(x).numpy(), want, rtol=1e-12, atol=1e-14)
+
+
+def test_the_node_sort_ignores_omitted_names_and_sees_what_subgraphs_read():
+    """An omitted input ("") counted as reading the first omitted output, so an ordered file was sorted; an If
+    body's read of an outer value was not seen, so the If could move ahead of its producer."""
+    then = helper.make_graph([helper.make_node("Identity", ["c"], ["t"])], "then", [], [vi("t", [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["c"], ["e"])], "else", [], [vi("e", [2])])
+    produce_c = helper.make_node("Identity", ["w"], ["c"])
+    branch = helper.make_node("If", ["cond"], ["y"], then_branch=then, else_branch=other)
+    clip = helper.make_node("Clip", ["x", "", "mx"], ["w"])
+    drop = helper.make_node("Dropout", ["x"], ["z", ""])
+    inits = [numpy_helper.from_array(np.array(0.5, np.float32), "mx")]
+    x = np.array([0.2, 0.9], np.float32)
+    for nodes in ([clip, produce_c, branch, drop], [produce_c, branch, drop, clip]):  # in order, and not
+        model = onnx_model(nodes, [vi("x", [2]), vi("cond", [], TensorProto.BOOL)], [vi("y", [2]), vi("z", [2])],
+                           inits)
+        want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x, "cond": np.array(True)})
+        got = import_onnx(model)(x, np.array(True))
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w)
+
+
+def test_a_holding_module_cast_reaches_the_constants_of_a_mixed_precision_model():
+    """float32 and float16 weights, a float16 Constant and input: a holder's `.float()` made every weight float32
+    but, its first weight being float32 already, left the Constant and the input float16."""
+    nodes = [helper.make_node("Cast", ["x"], ["x32"], to=TensorProto.FLOAT),
+             helper.make_node("MatMul", ["x32", "w1"], ["a"]),
+             helper.make_node("Cast", ["a"], ["a16"], to=TensorProto.FLOAT16),
+             helper.make_node("MatMul", ["a16", "w2"], ["b"]),
+             helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.full(3, 0.1, np.float16))),
+             helper.make_node("Add", ["b", "c"], ["y"])]
+    inits = [numpy_helper.from_array(np.ones((3, 3), np.float32), "w1"),
+             numpy_helper.from_array(np.ones((3, 3), np.float16), "w2")]
+    model = onnx_model(nodes, [vi("x", [1, 3], TensorProto.FLOAT16)], [vi("y", None, TensorProto.FLOAT16)], inits)
+
+    class Holder(ac.nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            return self.body(x)
+
+    holder = Holder(import_onnx(model)).float()
+    y = holder(np.full((1, 3), 1 / 3, np.float16))
+    assert holder.body._float_dtype == np.float32
+    assert y.dtype == np.float32  # (the Cast to float16 stays, and meets float32 weights and Constant)

@@ -752,6 +752,8 @@ def test_call_inputs_of_another_kind_are_refused_and_lists_take_the_declared_typ
         m(np.array([7, 8, -9]), np.array([2, 3, 4], np.uint8))
     with pytest.raises(OnnxImportError, match="input 'a' is not an array of uint8"):
         m([7, 8, 300], np.array([2, 3, 4], np.uint8))
+    with pytest.raises(OnnxImportError, match="input 'a' is not an array of uint8: it holds values that are not whole"):
+        m([7, 8.5, 9], np.array([2, 3, 4], np.uint8))  # (was truncated to 8)
     relu = import_onnx(onnx_model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y")]))
     with pytest.raises(OnnxImportError, match="input 'x' is an array of int64; the model declares float32"):
         relu(np.array([-1, 2]))

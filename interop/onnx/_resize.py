@@ -91,12 +91,12 @@ def _resize_matrix(n_in, n_out, scale, mode, coord, nearest_mode, cubic_a, exclu
 
 
 def _interpolate(x, m):
-    """x (..., n_in) resized along its last axis by weights m (n_out, n_in): each output sums only the inputs
-    it weighs, one term per tap (a matmul by m would also add inf * 0 = nan from every inf or nan it does not
-    read, which onnxruntime never touches)."""
+    """x (..., n_in) resized along its last axis by weights m (n_out, n_in). A matmul by m where x is finite; else
+    each output sums only the inputs it weighs, one term per tap (the matmul would add inf * 0 = nan from every
+    inf or nan an output does not read, which onnxruntime never touches; per tap, the backward is 2-3x slower)."""
     taps = [np.flatnonzero(row) for row in m]
     k = max(map(len, taps), default=0)
-    if k == 0:  # no output reads anything
+    if k == 0 or x.xp.isfinite(x.data).all():
         return F.matmul(x, const(m.T.astype(x.dtype), x))
     index, weight = np.zeros((len(m), k), np.int64), np.zeros((len(m), k), x.dtype)
     for i, (cols, row) in enumerate(zip(taps, m)):
