@@ -474,6 +474,18 @@ def test_nodes_out_of_order_are_sorted_as_onnxruntime_does_and_a_cycle_is_refuse
         import_onnx(cycle)
 
 
+class _Holder(ac.nn.Module):
+    """A module holding an imported one, as a fine-tuning model wraps it: its `to` casts and moves the imported
+    module's parameters without calling the imported module's own `to`."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return self.body(x)
+
+
 def test_double_runs_an_imported_model_in_float64_throughout():
     """`.double()` cast the parameters but a float input was still rounded to the declared float32 first: the
     result was float64 without float64's precision. Now it matches the native float64 forward, also when a holding
@@ -490,15 +502,7 @@ def test_double_runs_an_imported_model_in_float64_throughout():
     assert got.dtype == np.float64
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
 
-    class Holder(ac.nn.Module):
-        def __init__(self, body):
-            super().__init__()
-            self.body = body
-
-        def forward(self, x):
-            return self.body(x)
-
-    holder = Holder(imported).float()
+    holder = _Holder(imported).float()
     assert holder(x).dtype == np.float32
     holder.double()
     np.testing.assert_allclose(holder(x).numpy(), want, rtol=1e-12, atol=1e-14)
@@ -537,15 +541,7 @@ def test_a_holding_module_cast_reaches_the_constants_of_a_mixed_precision_model(
              numpy_helper.from_array(np.ones((3, 3), np.float16), "w2")]
     model = onnx_model(nodes, [vi("x", [1, 3], TensorProto.FLOAT16)], [vi("y", None, TensorProto.FLOAT16)], inits)
 
-    class Holder(ac.nn.Module):
-        def __init__(self, body):
-            super().__init__()
-            self.body = body
-
-        def forward(self, x):
-            return self.body(x)
-
-    holder = Holder(import_onnx(model)).float()
+    holder = _Holder(import_onnx(model)).float()
     y = holder(np.full((1, 3), 1 / 3, np.float16))
     assert holder.body._float_dtype == np.float32
     assert y.dtype == np.float32  # (the Cast to float16 stays, and meets float32 weights and Constant)
