@@ -545,3 +545,18 @@ def test_a_holding_module_cast_reaches_the_constants_of_a_mixed_precision_model(
     y = holder(np.full((1, 3), 1 / 3, np.float16))
     assert holder.body._float_dtype == np.float32
     assert y.dtype == np.float32  # (the Cast to float16 stays, and meets float32 weights and Constant)
+
+
+@pytest.mark.parametrize("elem", [TensorProto.FLOAT, TensorProto.INT32])
+def test_reduce_max_and_min_over_an_empty_batch_and_an_empty_axis_as_onnxruntime(elem):
+    """A zero-size batch reduced over its other axis failed (a reshape to (0, -1)); an empty integer axis took
+    -inf for its identity."""
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    for op, axes, shape in (("ReduceMax", [1], (0, 3)), ("ReduceMin", [1], (0, 3)), ("ReduceMax", [0], (0, 3)),
+                            ("ReduceMin", [0], (0, 3))):
+        inits = [numpy_helper.from_array(np.array(axes, np.int64), "a")]
+        model = onnx_model([helper.make_node(op, ["x", "a"], ["y"])], [vi("x", list(shape), elem)],
+                           [vi("y", None, elem)], inits, opset=18)
+        x = np.zeros(shape, dtype)
+        want = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
+        np.testing.assert_array_equal(import_onnx(model)(x).numpy(), want, strict=True)

@@ -82,9 +82,15 @@ def _extreme(x, axes, keepdims, largest):
         return y
     rest = [d for d in range(x.ndim) if d not in axes]
     kept = [1 if d in axes else n for d, n in enumerate(x.shape)]
-    a = np.transpose(values(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [-1])
+    reduced = math.prod(x.shape[d] for d in axes)  # (a size, not -1: the other dims may hold none)
+    a = np.transpose(values(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [reduced])
     if a.shape[-1] == 0:
-        identity = (not largest) if x.dtype == bool else -np.inf if largest else np.inf
+        if x.dtype == bool:
+            identity = not largest
+        elif x.dtype.kind in "iu":
+            identity = np.iinfo(x.dtype).min if largest else np.iinfo(x.dtype).max
+        else:
+            identity = -np.inf if largest else np.inf
         out = const(np.full([x.shape[d] for d in rest], identity, dtype=x.dtype), x)
         return F.reshape(out, kept) if keepdims else out
     p = np.transpose(flat_positions(x), rest + list(axes)).reshape(a.shape)
