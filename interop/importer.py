@@ -515,11 +515,9 @@ def _in_order(nodes):
 def _reads(node):
     """The names a node reads: its inputs, and what the nodes of its subgraphs read (values of the enclosing graph
     among them; ONNX names are unique across scopes, so the rest match no writer here)."""
-    names = {n for n in node.input if n}
-    for a in node.attribute:
-        for g in [a.g] if a.type == AttributeProto.GRAPH else a.graphs if a.type == AttributeProto.GRAPHS else []:
-            for inner in g.node:
-                names |= _reads(inner)
+    subgraphs = [g for a in node.attribute for g in ([a.g] if a.type == AttributeProto.GRAPH else a.graphs)]
+    names = set(node.input) | {n for g in safety.nested_graphs(*subgraphs) for inner in g.node for n in inner.input}
+    names.discard("")  # (an omitted input)
     return names
 
 
@@ -587,7 +585,7 @@ class OnnxModule(Module):
             if self._float_dtype is not None and dtype is not None and dtype.kind == "f":
                 dtype = self._float_dtype  # (the module was cast: its float inputs are too)
             feeds[name] = _as_input(x, dtype, name, self._const_device)
-            _check_declared_shape(name, tuple(feeds[name].shape), g.input_shapes.get(name))
+            _check_declared_shape(f"input {name!r}", tuple(feeds[name].shape), g.input_shapes.get(name))
         outs = _run_model(self, g, feeds)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -681,13 +679,13 @@ class OnnxModule(Module):
                 f"parameters={n:,}")
 
 
-def _check_declared_shape(name, shape, declared):
-    """An input's shape against the model's declared one (None: nothing declared; a None dim: any size)."""
+def _check_declared_shape(what, shape, declared, declared_by="the model declares"):
+    """A value's shape against the model's declared one (None: nothing declared; a None dim: any size)."""
     if declared is None:
         return
     if len(shape) != len(declared) or any(d is not None and d != n for d, n in zip(declared, shape)):
         shown = tuple("?" if d is None else d for d in declared)
-        raise OnnxImportError(f"input {name!r} has shape {shape}; the model declares {shown} (? is any size)")
+        raise OnnxImportError(f"{what} has shape {shape}; {declared_by} {shown} (? is any size)")
 
 
 def _as_input(x, dtype, name, device="cpu"):
@@ -837,11 +835,8 @@ def _check_default(t, tt, shape):
     if tt.elem_type and t.data_type != tt.elem_type:
         raise OnnxImportError(f"initializer {t.name!r} is {kind(t.data_type)}; the graph input of that name is "
                               f"declared {kind(tt.elem_type)}")
-    dims = tuple(t.dims)
-    if shape is not None and (len(shape) != len(dims) or any(d not in (None, n) for d, n in zip(shape, dims))):
-        shown = tuple("?" if d is None else d for d in shape)
-        raise OnnxImportError(f"initializer {t.name!r} has shape {dims}; the graph input of that name "
-                              f"is declared {shown} (? is any size)")
+    _check_declared_shape(f"initializer {t.name!r}", tuple(t.dims), shape,
+                          "the graph input of that name is declared")
 
 
 def _drop_data(t):
