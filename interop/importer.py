@@ -707,10 +707,8 @@ def _as_input(x, dtype, name, device="cpu"):
         integers = arr.dtype.kind in "iu" and dtype.kind in "iu"
         if arr.dtype.kind != dtype.kind and not integers:
             raise OnnxImportError(f"input {name!r} is an array of {arr.dtype}; the model declares {dtype}")
-        if integers and not np.can_cast(arr.dtype, dtype) and arr.size:  # int32 for int64 is cast, if it fits
-            info = np.iinfo(dtype)
-            if arr.min() < info.min or arr.max() > info.max:
-                raise OnnxImportError(f"input {name!r} ({arr.dtype}) holds values outside the declared {dtype}")
+        if integers and not np.can_cast(arr.dtype, dtype) and not safety.fits_range(arr, dtype):  # else cast
+            raise OnnxImportError(f"input {name!r} ({arr.dtype}) holds values outside the declared {dtype}")
         if dtype.kind in "fiu":
             arr = arr.astype(dtype)
     on_host = device == "cpu" or not device_dtype(arr.dtype)  # float8, int4...: Cast reads them on the host

@@ -135,14 +135,26 @@ def tensor_to_array(t, base_dir=None, what=None):
         raise OnnxImportError(f"{what}: {field} holds {len(values)} values, but dims {list(dims)} need {n}")
     stored = np.asarray(values)
     held = np.uint16 if t.data_type == TensorProto.FLOAT16 else dtype   # float16 bits travel in int32_data
-    if stored.size and np.dtype(held).kind in "iub":
-        low, high = (0, 1) if np.dtype(held).kind == "b" else (np.iinfo(held).min, np.iinfo(held).max)
-        if stored.min() < low or stored.max() > high:
-            raise OnnxImportError(f"{what}: {field} holds values outside {np.dtype(held).name}'s range "
-                                  f"[{low}, {high}]")
+    if not fits_range(stored, held):
+        low, high = _range(held)
+        raise OnnxImportError(f"{what}: {field} holds values outside {np.dtype(held).name}'s range "
+                              f"[{low}, {high}]")
     if t.data_type == TensorProto.FLOAT16:
         return stored.astype(np.uint16).view(np.float16).reshape(dims)
     return stored.astype(dtype).reshape(dims)
+
+
+def _range(dtype):
+    """The lowest and highest value of an integer or boolean dtype."""
+    return (0, 1) if np.dtype(dtype).kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+
+
+def fits_range(values, dtype):
+    """Whether an array's values all lie in an integer or boolean dtype's range (always, for other dtypes)."""
+    if not values.size or np.dtype(dtype).kind not in "iub":
+        return True
+    low, high = _range(dtype)
+    return bool(values.min() >= low and values.max() <= high)
 
 
 # ---- external data ----
