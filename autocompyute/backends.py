@@ -167,12 +167,22 @@ def last_axis_sum(xp, x):
     return (x @ xp.ones(x.shape[-1], dtype=x.dtype))[..., None]
 
 
+def extreme_identity(dtype, largest):
+    """The maximum (largest) or minimum of no values of `dtype`: -inf/inf for floats, the type's own least/most for
+    integers, False/True for booleans."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return not largest
+    if dtype.kind in "iu":
+        return np.iinfo(dtype).min if largest else np.iinfo(dtype).max
+    return -np.inf if largest else np.inf
+
+
 def last_axis_max(xp, x):
     """The maximum over x's last axis, kept as a size-1 dim (NaN propagates, as in x.max): the elementwise maximum
     of the two (overlapping, for an odd length) halves, until one element is left."""
     if x.ndim and x.shape[-1] == 0:  # (an empty row's maximum: the identity, -inf for floats)
-        low = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min if x.dtype.kind in "iu" else False
-        return xp.full(x.shape[:-1] + (1,), low, x.dtype)
+        return xp.full(x.shape[:-1] + (1,), extreme_identity(x.dtype, largest=True), x.dtype)
     if xp is not np or x.dtype.kind != "f" or x.ndim == 0 or not 16 <= x.shape[-1] <= 4096:
         return x.max(axis=-1, keepdims=True)
     while x.shape[-1] > 1:

@@ -22,6 +22,7 @@ def _export_reduce(g, op, inputs):
 import math  # noqa: E402
 
 import autocompyute.functional as F  # noqa: E402
+from autocompyute import backends  # noqa: E402
 from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
@@ -85,12 +86,7 @@ def _extreme(x, axes, keepdims, largest):
     reduced = math.prod(x.shape[d] for d in axes)  # (a size, not -1: the other dims may hold none)
     a = np.transpose(values(x), rest + list(axes)).reshape([x.shape[d] for d in rest] + [reduced])
     if a.shape[-1] == 0:
-        if x.dtype == bool:
-            identity = not largest
-        elif x.dtype.kind in "iu":
-            identity = np.iinfo(x.dtype).min if largest else np.iinfo(x.dtype).max
-        else:
-            identity = -np.inf if largest else np.inf
+        identity = backends.extreme_identity(x.dtype, largest)
         out = const(np.full([x.shape[d] for d in rest], identity, dtype=x.dtype), x)
         return F.reshape(out, kept) if keepdims else out
     p = np.transpose(flat_positions(x), rest + list(axes)).reshape(a.shape)
