@@ -121,6 +121,11 @@ def axes(values, ndim, what="axes"):
     return [axis(a, ndim, what) for a in values]
 
 
+def sorted_axes(values, ndim):
+    """`axes` of `values` as a sorted tuple; none for a rank-0 input."""
+    return tuple(sorted(axes(values, ndim))) if ndim else ()
+
+
 def distinct_axes(values, ndim, what="axes"):
     """`axes`, for ops where an axis named twice is an error (Unsqueeze, Slice, Pad: onnxruntime refuses them)."""
     out = axes(values, ndim, what)

@@ -7,7 +7,7 @@ from autocompyute.ops.norm import BatchNorm
 from autocompyute.ops.onnx_ops import gather_map
 from autocompyute.tensor import Tensor
 
-from ._import_util import axes as wrap_axes, axis as wrap_axis, const, flat_positions, rule, scalar_like, values
+from ._import_util import axis as wrap_axis, const, flat_positions, rule, scalar_like, sorted_axes, values
 from .registry import import_rule
 
 # ---- export ----
@@ -158,13 +158,9 @@ def lp_normalization(x, *, axis=-1, p=2):
     return F.where(zero, scalar_like(x, 0), x / F.where(zero, scalar_like(x, 1), norm))
 
 
-def _axes(axes, ndim):
-    return tuple(sorted(wrap_axes(axes, ndim))) if ndim else ()
-
-
 @rule("MeanVarianceNormalization", 9, 13)
 def mean_variance_normalization(x, *, axes=(0, 2, 3)):
-    axes = _axes(axes, x.ndim)
+    axes = sorted_axes(axes, x.ndim)
     centred = x - F.mean(x, axes, keepdim=True)
     return centred / F.sqrt(F.mean(centred * centred, axes, keepdim=True) + 1e-9)
 

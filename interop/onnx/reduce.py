@@ -27,7 +27,7 @@ from autocompyute.ops.onnx_ops import gather_map  # noqa: E402
 from autocompyute.tensor import Tensor  # noqa: E402
 
 from ._import_util import apply_movement, const, flat_positions, ints, rule, scalar_like, values  # noqa: E402
-from ._import_util import axes as wrap_axes, axis as wrap_axis, is_float  # noqa: E402
+from ._import_util import axis as wrap_axis, is_float, sorted_axes  # noqa: E402
 from ..errors import OnnxImportError  # noqa: E402
 from .registry import import_rule  # noqa: E402
 
@@ -38,7 +38,7 @@ def _reduce_axes(x, axes, noop_with_empty_axes):
         axes = ints(axes)
     if axes is None or len(axes) == 0:
         return None if noop_with_empty_axes else tuple(range(x.ndim))
-    return tuple(sorted(wrap_axes(axes, x.ndim))) if x.ndim else ()
+    return sorted_axes(axes, x.ndim)
 
 
 def _reduction(op_type, fn, attr_versions, input_versions):
