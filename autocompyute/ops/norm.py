@@ -105,14 +105,13 @@ class GroupNorm(Op):
         xhat = xhat.reshape(x.shape)
         cshape = _channel_shape(x)
         w = weight.reshape(cshape)
-        self.save(xhat=xhat, rstd=rstd, w=w)
+        self.save(xhat=xhat, rstd=rstd, w=w, grouped=g.shape)
         return (xhat * w + bias.reshape(cshape)).astype(x.dtype, copy=False)
 
     def backward(self, dy):
         s = self.saved
-        n = dy.shape[0]
         axes = (0,) + tuple(range(2, dy.ndim))
-        dxhat = (dy * s.w).reshape(n, self.num_groups, math.prod(dy.shape[1:]) // self.num_groups)
+        dxhat = (dy * s.w).reshape(s.grouped)                                      # (N, G, C/G * spatial)
         dx = _normalize_backward(self.xp, dxhat, s.xhat.reshape(dxhat.shape), s.rstd, (2,)).reshape(dy.shape)
         dw = (dy * s.xhat).sum(axis=axes) if self.input_needs_grad(1) else None
         db = dy.sum(axis=axes) if self.input_needs_grad(2) else None

@@ -224,7 +224,6 @@ def has_external_data(t):
     return t.data_location == TensorProto.EXTERNAL
 
 
-
 def graph_protos(proto):
     """The main graph, the model-local functions and every subgraph (GRAPH attributes) nested in them, without
     recursion."""
