@@ -98,12 +98,17 @@ def grid_shape(out_shape, spatial):
     return (out_shape[0],) + tuple(spatial[1:])
 
 
+def flat_spatial(a):
+    """a (N, C, *S) as (N, C, prod S): sizes, not -1, so that an empty batch reshapes too."""
+    return a.reshape(a.shape[:2] + (math.prod(a.shape[2:]),))
+
+
 def unroll_grid(xp, x, groups, out_shape, kernel, dilation):
     """Columns for stride 1 along x's own flat grid: x (n, C, *S) contiguous, padded, with one spare row at the end
     of the first spatial dim (2-D and up) so that the wrapped windows of the last rows stay inside the array
     -> (G, C/G*K, n*R), R = prod(grid_shape). Column (sample, j) holds the window at flat grid position j."""
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    flat = x.reshape(n, c, -1)                                                      # (n, C, prod S)
+    flat = flat_spatial(x)                                                          # (n, C, prod S)
     steps = [math.prod(spatial[i + 1:]) * flat.strides[2] for i in range(len(spatial))]
     length = math.prod(grid_shape(out_shape, spatial))
     view = backends.as_strided(xp, flat, (c,) + tuple(kernel) + (n, length),
@@ -135,8 +140,8 @@ def fold(cols, image, out_shape, kernel, stride, dilation):
 def fold_grid(cols, image, kernel, dilation):
     """The adjoint of `unroll_grid`: add cols (C, K, n, R) into image (n, C, *S) (contiguous, with the spare row)
     in place, one flat slice per kernel offset. Wrapped columns must hold zeros."""
-    n, c, spatial = image.shape[0], image.shape[1], image.shape[2:]
-    flat, length = image.reshape(n, c, -1), cols.shape[-1]
+    spatial = image.shape[2:]
+    flat, length = flat_spatial(image), cols.shape[-1]
     grid = [math.prod(spatial[i + 1:]) for i in range(len(spatial))]
     for i, k in enumerate(itertools.product(*(range(m) for m in kernel))):
         start = sum(ki * d * g for ki, d, g in zip(k, dilation, grid))
@@ -158,7 +163,7 @@ def outer_or_gemm(a, b):
 def bias_grad(xp, dy):
     """dy (N, C, *S) summed over all dims but C: backends.last_axis_sum per sample, then over the batch (numpy's
     sum over several axes is about four times slower)."""
-    return backends.last_axis_sum(xp, dy.reshape(dy.shape[:2] + (math.prod(dy.shape[2:]),)))[..., 0].sum(axis=0)
+    return backends.last_axis_sum(xp, flat_spatial(dy))[..., 0].sum(axis=0)
 
 
 def _unbatched(x, w):
@@ -184,7 +189,7 @@ class Conv(Op):
                 and not any(lo or hi for lo, hi in self.padding))
 
     def _forward_pointwise(self, x, w, b):
-        x3 = x.reshape(x.shape[:2] + (math.prod(x.shape[2:]),))                    # (N, C, P)
+        x3 = flat_spatial(x)                                                        # (N, C, P)
         y = w.reshape(w.shape[0], -1) @ x3                                          # (N, O, P)
         if b is not None:
             y += b.reshape(-1, 1)
@@ -250,7 +255,7 @@ class Conv(Op):
 
     def _backward_pointwise(self, dy):
         s, w = self.saved, self.saved.w
-        dy3 = dy.reshape(dy.shape[:2] + (math.prod(dy.shape[2:]),))                 # (N, O, P)
+        dy3 = flat_spatial(dy)                                                      # (N, O, P)
         w2 = w.reshape(w.shape[0], -1)                                              # (O, C)
         dw = dx = None
         if self.input_needs_grad(1):
