@@ -11,12 +11,11 @@ PyTorch with CUDA (the GPU machine's image has both); no targets, a measurement.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from bench_infer import median_times  # noqa: E402
 from bench_train import MODELS, SHAPES, make_inputs, make_step, torch_model  # noqa: E402
 
 
@@ -45,19 +44,6 @@ def theirs(name):
     return make_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), F, x, y), torch.cuda.synchronize
 
 
-def median_ms(step, sync, steps, warmup):
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -74,7 +60,8 @@ def main(argv=None):
         runs, times = {"ours": ours(name), "torch": theirs(name)}, {"ours": [], "torch": []}
         for _ in range(args.rounds):
             for k, (step, sync) in runs.items():
-                times[k].append(median_ms(step, sync, args.steps, args.warmup))
+                synced = lambda: (step(), sync())  # noqa: E731  (a step's time is its whole GPU work)
+                times[k].append(median_times([synced], args.steps, args.warmup)[0] * 1e3)
         best = {k: min(ts) for k, ts in times.items()}
         print(f"{name:6} {SHAPES[name]:28} {best['ours']:8.2f} {best['torch']:9.2f} "
               f"{best['ours'] / best['torch']:6.2f}")
