@@ -96,14 +96,18 @@ def _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx):
     return states, stacked
 
 
-def _scan_attrs(values, count, default, what, ndim=None):
-    """One value per scanned input or output (directions 0 or 1; axes in range of each one's rank)."""
-    out = list(values) if values else [default] * count
+def _scan_attrs(values, count, what):
+    """One int per scanned input or output (0 for each where the attribute is omitted)."""
+    out = [int(v) for v in values] if values else [0] * count
     if len(out) != count:
         raise OnnxImportError(f"Scan: {what} {out} has {len(out)} values for {count}")
-    if ndim is not None:
-        return [wrap_axis(a, nd, f"Scan: {what} value") for a, nd in zip(out, ndim)]
-    if what.endswith("directions") and not set(out) <= {0, 1}:
+    return out
+
+
+def _scan_directions(values, count, what):
+    """`_scan_attrs` that are directions: 0 (forward) or 1 (reverse)."""
+    out = _scan_attrs(values, count, what)
+    if not set(out) <= {0, 1}:
         raise OnnxImportError(f"Scan: {what} {out} must be 0 (forward) or 1 (reverse)")
     return out
 
@@ -118,10 +122,11 @@ def scan(*inputs, body, num_scan_inputs, scan_input_axes=None, scan_input_direct
     states, scans = list(inputs[:n]), list(inputs[n:])
     k = len(body.outputs) - n
     _check_body("Scan", body, len(inputs), len(ctx.node.outputs))
-    in_axes = _scan_attrs(scan_input_axes, len(scans), 0, "scan_input_axes", [x.ndim for x in scans])
-    in_dirs = _scan_attrs(scan_input_directions, len(scans), 0, "scan_input_directions")
-    out_dirs = _scan_attrs(scan_output_directions, k, 0, "scan_output_directions")
-    out_axes = [int(a) for a in _scan_attrs(scan_output_axes, k, 0, "scan_output_axes")]
+    in_axes = [wrap_axis(a, x.ndim, "Scan: scan_input_axes value")
+               for a, x in zip(_scan_attrs(scan_input_axes, len(scans), "scan_input_axes"), scans)]
+    in_dirs = _scan_directions(scan_input_directions, len(scans), "scan_input_directions")
+    out_dirs = _scan_directions(scan_output_directions, k, "scan_output_directions")
+    out_axes = _scan_attrs(scan_output_axes, k, "scan_output_axes")
     # a negative output axis counts in the stacked rank (one more than a slice's)
     states, stacked = _scan_run(body, states, scans, in_axes, in_dirs, out_axes, out_dirs, ctx)
     result = states + stacked
@@ -137,7 +142,7 @@ def scan_8(sequence_lens, *inputs, body, num_scan_inputs, directions=None, ctx):
     _check_body("Scan", body, len(inputs), len(ctx.node.outputs))
     batch = inputs[0].shape[0]
     lens = None if sequence_lens is None else ints(sequence_lens)
-    dirs = _scan_attrs(directions, num_scan_inputs, 0, "directions")
+    dirs = _scan_directions(directions, num_scan_inputs, "directions")
     per_batch = []
     for b in range(batch):
         states = [x[b] for x in inputs[:n]]
